@@ -1,0 +1,128 @@
+"""The decoder a ModelConfig describes: RMSNorm, rotary attention, a SwiGLU MLP of each layer's own width.
+
+Shapes in comments: B batch, T time, C d_model, H heads, D head dim (C // H), W a layer's MLP
+width, V vocabulary.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from model.config import ModelConfig
+
+
+def rotary_tables(context: int, head_dim: int, base: float = 10_000.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of every position's rotation angles, each (T, D/2), in float32."""
+    inv_freq = 1.0 / base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
+    angles = torch.outer(torch.arange(context, dtype=torch.float32), inv_freq)  # (T, D/2)
+    return angles.cos(), angles.sin()
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate pairs (first half, second half) of x (B, H, T, D) by each position's angles."""
+    x1, x2 = x.float().chunk(2, dim=-1)  # (B, H, T, D/2) each
+    rotated = torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
+    return rotated.type_as(x)
+
+
+class Attention(nn.Module):
+    """Causal multi-head self-attention with rotary positions (flash kernels on GPU)."""
+
+    def __init__(self, d_model: int, n_heads: int) -> None:
+        super().__init__()
+        self.n_heads = n_heads
+        self.qkv = nn.Linear(d_model, 3 * d_model, bias=False)
+        self.out = nn.Linear(d_model, d_model, bias=False)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, C // self.n_heads).unbind(2)  # (B, T, H, D)
+        q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (B, H, T, D)
+        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, H, T, D)
+        return self.out(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
+
+
+class SwiGLU(nn.Module):
+    """down(silu(gate(x)) * up(x)); gate and up share one matmul."""
+
+    def __init__(self, d_model: int, width: int) -> None:
+        super().__init__()
+        self.gate_up = nn.Linear(d_model, 2 * width, bias=False)
+        self.down = nn.Linear(width, d_model, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gate, up = self.gate_up(x).chunk(2, dim=-1)  # (B, T, W) each
+        return self.down(F.silu(gate) * up)  # (B, T, C)
+
+
+class Block(nn.Module):
+    """One decoder layer. ``width`` 0 makes it attention-only (no MLP, no MLP norm)."""
+
+    def __init__(self, d_model: int, n_heads: int, width: int, parallel: bool) -> None:
+        super().__init__()
+        self.parallel = parallel
+        self.attn_norm = nn.RMSNorm(d_model, eps=1e-6)
+        self.attn = Attention(d_model, n_heads)
+        self.mlp = SwiGLU(d_model, width) if width else None
+        # GPT-J's parallel block feeds one normalized input to both branches.
+        self.mlp_norm = nn.RMSNorm(d_model, eps=1e-6) if width and not parallel else None
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        if self.parallel:
+            h = self.attn_norm(x)
+            mlp_out = self.mlp(h) if self.mlp is not None else 0
+            return x + self.attn(h, cos, sin) + mlp_out
+        x = x + self.attn(self.attn_norm(x), cos, sin)
+        if self.mlp is not None and self.mlp_norm is not None:
+            x = x + self.mlp(self.mlp_norm(x))
+        return x
+
+
+class Decoder(nn.Module):
+    """A decoder language model built from a validated ModelConfig."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        C = config.d_model
+        self.embed = nn.Embedding(config.vocab_size, C)
+        self.blocks = nn.ModuleList(
+            Block(C, config.n_heads, width, config.residual == "parallel") for width in config.mlp_widths
+        )
+        self.final_norm = nn.RMSNorm(C, eps=1e-6)
+        self.head = nn.Linear(C, config.vocab_size, bias=False)
+        if config.tie_embeddings:
+            self.head.weight = self.embed.weight
+        cos, sin = rotary_tables(config.context, config.head_dim)
+        self.register_buffer("rope_cos", cos, persistent=False)
+        self.register_buffer("rope_sin", sin, persistent=False)
+
+    def init_weights(self, std: float) -> None:
+        """Normal(0, std) weights; output projections scaled down by sqrt(2 x layers) (GPT-2)."""
+        residual_std = std / math.sqrt(2 * self.config.n_layers)
+        for name, p in self.named_parameters():
+            if p.dim() < 2:
+                nn.init.ones_(p)
+            elif name.endswith(("attn.out.weight", "mlp.down.weight")):
+                nn.init.normal_(p, 0.0, residual_std)
+            else:
+                nn.init.normal_(p, 0.0, std)
+
+    def hidden(self, idx: torch.Tensor) -> torch.Tensor:
+        """Final normalized hidden states (B, T, C) for token ids idx (B, T)."""
+        T = idx.size(1)
+        cos, sin = self.rope_cos[:T], self.rope_sin[:T]  # (T, D/2)
+        x = self.embed(idx)  # (B, T, C)
+        for block in self.blocks:
+            x = block(x, cos, sin)
+        return self.final_norm(x)
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean next-token cross-entropy (nats) of targets (B, T) given idx (B, T)."""
+        logits = self.head(self.hidden(idx)).float()  # (B, T, V)
+        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))

@@ -1,0 +1,114 @@
+"""Named model sizes with the training recipe each is searched with, all in one place."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from model.config import ModelConfig
+from space.budget import Budget
+from space.schedule import Schedule
+
+
+class TrainSettings(BaseModel):
+    """How a model is trained in one trial: token budget, batch, optimizer and evaluation."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    tokens: int = Field(ge=1, description="training tokens (the trial's budget)")
+    batch_size: int = Field(ge=1, description="sequences per optimizer step")
+    lr: float = Field(gt=0, description="peak learning rate")
+    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="final / peak learning rate")
+    warmup_frac: float = Field(0.05, ge=0, lt=1, description="share of steps spent warming up")
+    weight_decay: float = Field(0.1, ge=0, description="AdamW weight decay on matrices")
+    beta1: float = Field(0.9, ge=0, lt=1)
+    beta2: float = Field(0.95, ge=0, lt=1)
+    grad_clip: float = Field(1.0, gt=0, description="gradient norm clipping threshold")
+    checkpoints: int = Field(4, ge=0, description="validation checkpoints before the final one")
+    val_tokens: int = Field(ge=1, description="tokens in the fixed validation set")
+    init_std: float = Field(0.02, gt=0, description="standard deviation of weight init")
+
+
+class Preset(BaseModel):
+    """A model size (with its uniform schedule) and the recipe trials of that size use."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    description: str
+    model: ModelConfig
+    train: TrainSettings
+
+    @model_validator(mode="after")
+    def _check_fits(self) -> Preset:
+        if self.train.val_tokens < self.model.context:
+            raise ValueError(
+                f"val_tokens {self.train.val_tokens} is less than one context of {self.model.context} tokens"
+            )
+        return self
+
+
+def _preset(
+    description: str,
+    *,
+    d_model: int,
+    n_heads: int,
+    context: int,
+    vocab_size: int,
+    train: TrainSettings,
+    residual: str = "sequential",
+    width_align: int = 64,
+) -> Preset:
+    budget = Budget(n_layers=12, d_model=d_model, width_align=width_align)
+    model = ModelConfig(
+        vocab_size=vocab_size,
+        n_heads=n_heads,
+        context=context,
+        residual=residual,
+        schedule=Schedule.uniform(budget),
+    )
+    return Preset(description=description, model=model, train=train)
+
+
+PRESETS: dict[str, Preset] = {
+    "tiny": _preset(
+        "CPU-sized: d_model 32, context 64; a trial takes seconds (tests, CI, trying things out)",
+        d_model=32,
+        n_heads=2,
+        context=64,
+        vocab_size=512,
+        width_align=32,
+        train=TrainSettings(tokens=32_768, batch_size=8, lr=1e-2, val_tokens=4_096, checkpoints=2),
+    ),
+    "small": _preset(
+        "the GPU default: d_model 512, 8 heads, context 1024",
+        d_model=512,
+        n_heads=8,
+        context=1024,
+        vocab_size=16384,
+        train=TrainSettings(tokens=20_000_000, batch_size=32, lr=2e-3, val_tokens=524_288),
+    ),
+    "base": _preset(
+        "d_model 768, 12 heads, context 1024",
+        d_model=768,
+        n_heads=12,
+        context=1024,
+        vocab_size=16384,
+        train=TrainSettings(tokens=20_000_000, batch_size=32, lr=1.5e-3, val_tokens=524_288),
+    ),
+    "baka": _preset(
+        "the hand experiment's shape: d_model 1024, 4 heads, context 512, parallel residual",
+        d_model=1024,
+        n_heads=4,
+        context=512,
+        vocab_size=16384,
+        residual="parallel",
+        train=TrainSettings(tokens=20_000_000, batch_size=64, lr=1e-3, val_tokens=524_288),
+    ),
+}
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``; unknown names list the known ones."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset '{name}'; choose from {', '.join(PRESETS)}") from None

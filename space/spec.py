@@ -1,0 +1,61 @@
+"""Which space to search and how its budget differs from a preset's: a name or a JSON file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from space.budget import Budget
+from space.errors import describe
+from space.spaces import SPACES, SearchSpace, make_space
+
+
+class SpaceSpec(BaseModel):
+    """A space name plus optional budget overrides (bounds, granularity, total, alignment)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    space: str = Field("composition", description=f"one of {', '.join(SPACES)}")
+    total: int | None = Field(None, description="sum of multipliers (default 4 x layers)")
+    min_mult: int | None = Field(None, description="smallest multiplier (0 allows attention-only layers)")
+    max_mult: int | None = Field(None, description="largest multiplier")
+    granularity: int | None = Field(None, description="steps per multiplier (4: quarter steps)")
+    width_align: int | None = Field(None, description="MLP widths must be multiples of this")
+
+    @field_validator("space")
+    @classmethod
+    def _known_space(cls, name: str) -> str:
+        if name not in SPACES:
+            raise ValueError(f"unknown space '{name}'; choose from {', '.join(SPACES)}")
+        return name
+
+    def budget_over(self, base: Budget) -> Budget:
+        """``base`` (a preset's budget) with this spec's overrides applied and validated."""
+        overrides = self.model_dump(exclude={"space"}, exclude_none=True)
+        return Budget.model_validate({**base.model_dump(), **overrides})
+
+    def build(self, base: Budget) -> SearchSpace:
+        """The space this spec names over the overridden budget."""
+        return make_space(self.space, self.budget_over(base))
+
+
+def load_space_spec(value: str) -> SpaceSpec:
+    """A spec from a space name (``composition``) or a JSON file path (``studies/x.json``)."""
+    if not value.endswith(".json"):
+        try:
+            return SpaceSpec(space=value)
+        except ValidationError as e:
+            raise ValueError(describe(e)) from None
+    path = Path(value)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"space file {path} does not exist") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"space file {path} is not valid JSON: {e}") from None
+    try:
+        return SpaceSpec.model_validate(data)
+    except ValidationError as e:
+        raise ValueError(f"space file {path}: {describe(e)}") from None

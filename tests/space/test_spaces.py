@@ -1,0 +1,130 @@
+import random
+
+import optuna
+import pytest
+
+from model.presets import PRESETS
+from space.budget import Budget
+from space.schedule import Schedule
+from space.spaces import SPACES, CompositionSpace, HourglassSpace, RampSpace, layer_param_name, make_space
+from tests.space.test_fit import random_valid_units
+
+HAND = (8, 4, 4, 4, 3, 3, 3, 3, 4, 4, 4, 4)
+
+
+def random_params(space, rng: random.Random, count: int = 1) -> list[dict]:
+    """``count`` random parameter sets inside each parameter's fixed range."""
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=rng.randrange(2**31)))
+    found = []
+    for _ in range(count):
+        trial = study.ask()
+        space.suggest(trial)
+        found.append(dict(trial.params))
+    return found
+
+
+def random_schedules(space_name: str, budget: Budget, count: int, seed: int = 0) -> list[Schedule]:
+    """``count`` schedules from a space, through FixedTrial with random in-range parameters."""
+    space = make_space(space_name, budget)
+    all_params = random_params(space, random.Random(seed), count)
+    return [space.suggest(optuna.trial.FixedTrial(params)) for params in all_params]
+
+
+@pytest.mark.parametrize("space_name", list(SPACES))
+@pytest.mark.parametrize("budget", [Budget(), Budget(min_mult=0), Budget(granularity=4), Budget(d_model=96)])
+def test_every_suggestion_meets_the_budget(space_name, budget):
+    for schedule in random_schedules(space_name, budget, 200):
+        assert sum(schedule.units) == budget.total_units
+        assert all(budget.min_mult <= m <= budget.max_mult for m in schedule.mults)
+        assert all(w % budget.width_align == 0 for w in schedule.widths)
+
+
+@pytest.mark.parametrize("space_name", list(SPACES))
+def test_suggestions_are_deterministic(space_name):
+    space = make_space(space_name, Budget())
+    params = random_params(space, random.Random(3))[0]
+    assert space.suggest(optuna.trial.FixedTrial(params)) == space.suggest(optuna.trial.FixedTrial(params))
+
+
+@pytest.mark.parametrize("space_name", list(SPACES))
+def test_parameter_names_and_ranges_are_fixed(space_name):
+    """Whatever was suggested before, every trial asks the same parameters over the same ranges."""
+    space = make_space(space_name, Budget())
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    seen = None
+    for _ in range(30):
+        trial = study.ask()
+        space.suggest(trial)
+        distributions = study._storage.get_trial(trial._trial_id).distributions
+        seen = seen or distributions
+        assert distributions == seen
+        study.tell(trial, 0.0)
+
+
+@pytest.mark.parametrize("budget", [Budget(), Budget(min_mult=0), Budget(granularity=4), Budget(max_mult=6)])
+def test_composition_reaches_every_valid_schedule(budget):
+    space = CompositionSpace(budget)
+    rng = random.Random(5)
+    for _ in range(200):
+        target = Schedule.from_units(budget, random_valid_units(budget, rng))
+        params = space.params_for(target)
+        assert space.suggest(optuna.trial.FixedTrial(params)) == target
+
+
+def test_composition_parameters_are_named_by_layer_and_equal_the_multipliers():
+    space = CompositionSpace(Budget())
+    params = {layer_param_name(i): m for i, m in enumerate(HAND)}
+    assert list(params)[:2] == ["mlp_mult_l00", "mlp_mult_l01"]
+    assert space.suggest(optuna.trial.FixedTrial(params)).mults == HAND
+
+
+def test_hourglass_shape():
+    space = HourglassSpace(Budget())
+    params = {"first_mult": 8.0, "waist_mult": 2.0, "last_mult": 8.0, "waist_start": 4, "waist_end": 7}
+    mults = space.suggest(optuna.trial.FixedTrial(params)).mults
+    assert mults[0] == max(mults) and mults[5] == min(mults)
+    assert mults[4:8] == (mults[4],) * 4
+    # reversed waist bounds describe the same hourglass
+    swapped = params | {"waist_start": 7, "waist_end": 4}
+    assert space.suggest(optuna.trial.FixedTrial(swapped)).mults == mults
+
+
+def test_ramp_grows_or_shrinks_linearly():
+    space = RampSpace(Budget())
+    growing = space.suggest(optuna.trial.FixedTrial({"first_mult": 1.0})).mults
+    shrinking = space.suggest(optuna.trial.FixedTrial({"first_mult": 7.0})).mults
+    assert list(growing) == sorted(growing) and growing[0] < growing[-1]
+    assert list(shrinking) == sorted(shrinking, reverse=True)
+    assert space.suggest(optuna.trial.FixedTrial({"first_mult": 4.0})).mults == (4,) * 12
+
+
+@pytest.mark.parametrize("space_name", list(SPACES))
+def test_uniform_is_in_every_family_and_round_trips(space_name):
+    space = make_space(space_name, Budget())
+    uniform = Schedule.uniform(Budget())
+    params = space.params_for(uniform)
+    assert params is not None
+    assert space.schedule_from_params(params) == uniform
+
+
+def test_hand_found_schedule_is_only_in_the_composition_family():
+    hand = Schedule(budget=Budget(), mults=HAND)
+    assert CompositionSpace(Budget()).params_for(hand) is not None
+    assert RampSpace(Budget()).params_for(hand) is None
+
+
+def test_unknown_space_lists_the_known_ones():
+    with pytest.raises(ValueError, match="unknown space 'spiral'; choose from composition, hourglass, ramp"):
+        make_space("spiral", Budget())
+
+
+def test_hourglass_needs_three_layers():
+    with pytest.raises(ValueError, match="at least 3 layers"):
+        HourglassSpace(Budget(n_layers=2))
+
+
+@pytest.mark.parametrize("preset", list(PRESETS))
+def test_spaces_work_over_every_preset_budget(preset):
+    budget = PRESETS[preset].model.budget
+    for name in SPACES:
+        assert all(sum(s.units) == budget.total_units for s in random_schedules(name, budget, 20))
