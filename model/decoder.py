@@ -113,16 +113,20 @@ class Decoder(nn.Module):
             else:
                 nn.init.normal_(p, 0.0, std)
 
-    def hidden(self, idx: torch.Tensor) -> torch.Tensor:
-        """Final normalized hidden states (B, T, C) for token ids idx (B, T)."""
+    def trunk(self, idx: torch.Tensor) -> torch.Tensor:
+        """The residual stream (B, T, C) after the last block, for token ids idx (B, T)."""
         T = idx.size(1)
         cos, sin = self.rope_cos[:T], self.rope_sin[:T]  # (T, D/2)
         x = self.embed(idx)  # (B, T, C)
         for block in self.blocks:
             x = block(x, cos, sin)
-        return self.final_norm(x)
+        return x
+
+    def loss(self, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean next-token cross-entropy (nats) of targets (B, T) given the residual stream x."""
+        logits = self.head(self.final_norm(x)).float()  # (B, T, V)
+        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Mean next-token cross-entropy (nats) of targets (B, T) given idx (B, T)."""
-        logits = self.head(self.hidden(idx)).float()  # (B, T, V)
-        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
+        return self.loss(self.trunk(idx), targets)

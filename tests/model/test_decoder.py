@@ -47,7 +47,7 @@ def test_attention_is_causal():
     changed = idx.clone()
     changed[0, 10] = (idx[0, 10] + 1) % config.vocab_size
     with torch.no_grad():
-        before, after = model.hidden(idx), model.hidden(changed)
+        before, after = model.trunk(idx), model.trunk(changed)
     assert torch.allclose(before[0, :10], after[0, :10])
     assert not torch.allclose(before[0, 10:], after[0, 10:])
 

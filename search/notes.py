@@ -1,0 +1,48 @@
+"""The study note shown in the dashboard: best schedule against the baselines and seed noise."""
+
+from __future__ import annotations
+
+import optuna
+from optuna_dashboard import save_note
+
+from search.study import study_settings
+from search.summary import StudySummary, summarize
+
+
+def study_note(name: str, summary: StudySummary, study_seed: int) -> str:
+    """Markdown: the best schedule, each baseline, and the difference to the reference."""
+    lines = [f"## Hourglass study `{name}`", ""]
+    lines.append(
+        f"{summary.counted} trials counted; outcomes: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(summary.states.items()))
+    )
+    lines.append("")
+    reference = summary.reference_loss(study_seed)
+    if summary.best is not None:
+        best = summary.best
+        mults = ",".join(str(m) for m in best.user_attrs.get("mlp_mults", []))
+        gain = f" ({best.value - reference:+.4f} vs reference)" if reference is not None else ""
+        lines.append(f"**Best:** trial {best.number}, `{mults}`, val loss {best.value:.4f}{gain}")
+        lines.append("")
+    if summary.baselines:
+        lines += ["| baseline | schedule | seeds | val loss (mean) |", "|---|---|---|---|"]
+        for score in summary.baselines:
+            losses = ", ".join(f"{v:.4f}" for _, v in sorted(score.losses.items()))
+            lines.append(
+                f"| {score.baseline} | `{score.key}` | {len(score.losses)} | {score.mean:.4f} ({losses}) |"
+            )
+        lines.append("")
+    if summary.noise_sd is not None:
+        lines.append(
+            f"**Seed noise** of the reference baseline: sd {summary.noise_sd:.4f} over "
+            f"{len(summary.baselines[0].losses)} seeds. Differences smaller than about twice this "
+            "are not evidence; `python -m search.confirm` measures them with paired seeds."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def update_study_note(study: optuna.Study) -> None:
+    """Rewrite the study's dashboard note from its current trials."""
+    seed = study_settings(study).base.seed
+    summary = summarize(study.get_trials(deepcopy=False), seed)
+    save_note(study, study_note(study.study_name, summary, seed))

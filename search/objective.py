@@ -1,0 +1,87 @@
+"""Objectives: what a trial's validated config is scored by. Training is the built-in one.
+
+Subclass :class:`Objective` for another evaluation, or pass ``--objective module:function`` with
+a function ``f(config: RunConfig, report: Callable[[int, float], None]) -> float``; calling
+``report(step, value)`` lets the study's pruner stop the run (it raises ``optuna.TrialPruned``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from search.config import RunConfig
+from search.prepare import PreparedData
+from search.trainer import Reporter, TrainingFailed, train
+
+BUILTIN = "builtin"
+
+
+@dataclass
+class Evaluation:
+    """A trial's score and what to store with it."""
+
+    value: float
+    attrs: dict[str, Any] = field(default_factory=dict)
+    loss_curve: list[float] | None = None
+    checkpoints: list[dict[str, float]] = field(default_factory=list)
+
+
+class Objective(ABC):
+    """Scores a validated run config; lower is better."""
+
+    @abstractmethod
+    def evaluate(self, config: RunConfig, report: Reporter) -> Evaluation:
+        """Score ``config``; call ``report(step, value)`` at checkpoints to allow pruning."""
+
+
+class TrainingObjective(Objective):
+    """The built-in objective: train the config, score it by final validation loss."""
+
+    def __init__(self, prepared: PreparedData, device: torch.device, progress: bool) -> None:
+        self.prepared = prepared
+        self.device = device
+        self.progress = progress
+
+    def evaluate(self, config: RunConfig, report: Reporter) -> Evaluation:
+        result = train(
+            config, self.prepared.tokens, self.prepared.tokenizer, self.device, report, self.progress
+        )
+        return Evaluation(result.val_loss, result.summary(), result.loss_curve, result.checkpoints)
+
+
+class FunctionObjective(Objective):
+    """A user's function ``f(config, report) -> float`` as the objective."""
+
+    def __init__(self, function: Callable[[RunConfig, Reporter], float], name: str) -> None:
+        self.function = function
+        self.name = name
+
+    def evaluate(self, config: RunConfig, report: Reporter) -> Evaluation:
+        value = self.function(config, report)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"objective {self.name} returned {value!r}, not a number")
+        if not math.isfinite(value):
+            raise TrainingFailed(f"objective {self.name} returned {value}")
+        return Evaluation(float(value))
+
+
+def load_function(spec: str) -> Callable[[RunConfig, Reporter], float]:
+    """The callable named ``module:function`` (imported, never evaluated as code)."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"--objective must look like module:function, got '{spec}'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ValueError(f"cannot import objective module '{module_name}': {e}") from None
+    function = getattr(module, attribute, None)
+    if not callable(function):
+        raise ValueError(f"module '{module_name}' has no function '{attribute}'")
+    return function

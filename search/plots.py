@@ -1,0 +1,52 @@
+"""Pictures stored with trials and runs: a schedule's width per layer, a loss curve."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: workers and CI have no display
+import matplotlib.pyplot as plt
+
+
+def plot_schedule(mults: Sequence[float], path: Path, title: str = "", baseline: float | None = None) -> Path:
+    """A bar per layer: its MLP multiplier (width / d_model), with the uniform level dashed."""
+    fig, ax = plt.subplots(figsize=(6, 3), dpi=100)
+    ax.bar(range(len(mults)), mults, color="#4c72b0")
+    if baseline is not None:
+        ax.axhline(baseline, color="#999999", linestyle="--", linewidth=1, label="uniform")
+        ax.legend(loc="upper right", frameon=False)
+    ax.set_xlabel("layer")
+    ax.set_ylabel("MLP width / d_model")
+    ax.set_xticks(range(len(mults)))
+    ax.set_title(title or ",".join(f"{m:g}" for m in mults), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_loss_curve(
+    curve: Sequence[float], tokens_per_step: int, checkpoints: Sequence[dict[str, float]], path: Path
+) -> Path:
+    """The unsmoothed per-step training loss, with validation losses at the checkpoints."""
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    tokens = [(i + 1) * tokens_per_step for i in range(len(curve))]
+    ax.plot(tokens, curve, linewidth=0.8, color="#4c72b0", label="train (per step)")
+    if checkpoints:
+        ax.plot(
+            [c["tokens"] for c in checkpoints],
+            [c["val_loss"] for c in checkpoints],
+            "o-",
+            color="#dd8452",
+            label="validation",
+        )
+    ax.set_xlabel("tokens")
+    ax.set_ylabel("loss (nats/token)")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
