@@ -18,7 +18,10 @@ from pathlib import Path
 
 import optuna
 
-from search.run import main as run_main
+from search.devices import training_device
+from search.objective import TrainingObjective
+from search.runner import Worker
+from search.setup import add_search_options, make_plan, open_plan_study
 from search.study import counts
 
 
@@ -61,23 +64,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokens", default="20M")
     parser.add_argument("--data", nargs="+", required=True)
     parser.add_argument("--val-data", nargs="+", default=[])
+    parser.add_argument("--compile-mode", choices=["static", "dynamic"], help="default: the trainer's")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
-        storage = str(Path(folder) / "studies.db")
         settings = Path(folder) / "space.json"
         settings.write_text(json.dumps({"space": "composition", "noise_seeds": 1}))
-        code = run_main(
+        search_options = argparse.ArgumentParser()
+        add_search_options(search_options)
+        plan = make_plan(search_options.parse_args(
             ["--trials", str(args.trials), "--preset", args.preset, "--tokens", args.tokens,
-             "--storage", storage, "--study", "overhead", "--sampler", "random", "--pruner", "none",
-             "--space", str(settings), "--data", *args.data,
+             "--storage", str(Path(folder) / "studies.db"), "--study", "overhead", "--sampler", "random",
+             "--pruner", "none", "--space", str(settings), "--data", *args.data,
              *(["--val-data", *args.val_data] if args.val_data else [])]
-        )  # fmt: skip
-        if code != 0:
-            return code
-        study = optuna.load_study(
-            study_name="overhead",
-            storage=optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage)),
-        )
+        ))  # fmt: skip
+        study, _ = open_plan_study(plan, 0)
+        assert plan.prepared is not None
+        objective = TrainingObjective(plan.prepared, training_device(), False, args.compile_mode)
+        Worker(
+            study, plan.settings, plan.space, objective, args.trials, Path(folder) / "artifacts", print
+        ).run()
         trials = [t for t in study.get_trials() if counts(t)]
         rows = [breakdown(t, c) for t, c in zip(trials, cycle_times(trials), strict=True)]
     warm = rows[1:]
@@ -89,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         if warm
         else None,
     }
-    print(json.dumps({"preset": args.preset, "tokens": args.tokens, "trials": rows, "summary": summary}))
+    report = {"preset": args.preset, "tokens": args.tokens, "compile_mode": args.compile_mode or "default"}
+    print(json.dumps({**report, "trials": rows, "summary": summary}))
     return 0
 
 

@@ -57,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokens", default="4M", help="training tokens per measured run (default 4M)")
     parser.add_argument("--reference", type=Path, default=_DEFAULT_REFERENCE, help="reference_decoder.py")
     parser.add_argument("--reference-steps", type=int, default=30, help="timed steps of the reference")
+    parser.add_argument("--compile-modes", nargs="+", default=["static"], choices=["static", "dynamic"])
     args = parser.parse_args(argv)
     device = training_device()
     rows = []
@@ -67,29 +68,31 @@ def main(argv: list[str] | None = None) -> int:
         for label, mults in (("uniform", (4,) * 12), ("hand-found", HAND_FOUND)):
             schedule = Schedule(budget=preset.model.budget, mults=mults)
             run = base_run_config(preset_name, preset, data, prepared, parse_count(args.tokens), 0, schedule)
-            ours = train(run, prepared.tokens, prepared.tokenizer, device).summary()
             reference = reference_run(args.reference, preset_name, mults, args.reference_steps)
-            row = {
-                "preset": preset_name,
-                "schedule": label,
-                "trainer": {
-                    k: ours[k]
-                    for k in (
-                        "tokens_per_s",
-                        "mfu",
-                        "peak_mem_gb",
-                        "estimated_mem_gb",
-                        "first_step_s",
-                        "compile_s",
-                        "data_wait_s",
-                        "train_s",
-                    )
-                },
-                "reference": reference,
-                "ratio_tokens_per_s": round(
-                    float(ours["tokens_per_s"]) / float(reference["tokens_per_s"]), 3
-                ),
-            }
+            for mode in args.compile_modes:
+                ours = train(run, prepared.tokens, prepared.tokenizer, device, compile_mode=mode).summary()
+                row = {
+                    "preset": preset_name,
+                    "schedule": label,
+                    "compile_mode": mode,
+                    "trainer": {
+                        k: ours[k]
+                        for k in (
+                            "tokens_per_s",
+                            "mfu",
+                            "peak_mem_gb",
+                            "estimated_mem_gb",
+                            "first_step_s",
+                            "compile_s",
+                            "data_wait_s",
+                            "train_s",
+                        )
+                    },
+                    "reference": reference,
+                    "ratio_tokens_per_s": round(
+                        float(ours["tokens_per_s"]) / float(reference["tokens_per_s"]), 3
+                    ),
+                }
             rows.append(row)
             print(json.dumps(row), flush=True)
     print(json.dumps({"device": str(device), "runs": rows}))

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from search.compiling import CompileMode
 from search.config import RunConfig
 from search.prepare import PreparedData
 from search.trainer import Reporter, TrainingFailed, train
@@ -44,15 +45,21 @@ class Objective(ABC):
 class TrainingObjective(Objective):
     """The built-in objective: train the config, score it by final validation loss."""
 
-    def __init__(self, prepared: PreparedData, device: torch.device, progress: bool) -> None:
+    def __init__(
+        self,
+        prepared: PreparedData,
+        device: torch.device,
+        progress: bool,
+        compile_mode: CompileMode | None = None,
+    ) -> None:
         self.prepared = prepared
         self.device = device
         self.progress = progress
+        self.compile_mode = compile_mode
 
     def evaluate(self, config: RunConfig, report: Reporter) -> Evaluation:
-        result = train(
-            config, self.prepared.tokens, self.prepared.tokenizer, self.device, report, self.progress
-        )
+        data, tokenizer = self.prepared.tokens, self.prepared.tokenizer
+        result = train(config, data, tokenizer, self.device, report, self.progress, self.compile_mode)
         return Evaluation(result.val_loss, result.summary(), result.loss_curve, result.checkpoints)
 
 

@@ -1,7 +1,7 @@
 """Short-budget training of one validated config: the objective behind every trial.
 
 The data order depends only on the seed, so every schedule trained with the same seed sees the
-same batches (a paired comparison). bf16 autocast and regional torch.compile on CUDA, plain fp32
+same batches (a paired comparison). bf16 autocast and per-block torch.compile on CUDA, plain fp32
 on CPU. Validation loss (and bits per byte) on a fixed validation set at checkpoints and at the
 end; a reporter hook at each checkpoint lets a search prune the run.
 """
@@ -24,14 +24,13 @@ from model.memory import estimate_training_bytes
 from model.presets import TrainSettings
 from search.batches import BatchLoader, val_batches
 from search.cache import TokenData
-from search.compiling import compile_regions, compile_whole
+from search.compiling import CompileMode, compile_model, default_compile_mode
 from search.config import RunConfig
 from search.tokenizer import TokenizerHandle
 
 # Reporter(tokens_seen, val_loss) at each checkpoint before the final one: raise from it to stop
 # the run (a search prunes this way). The final loss is the result, not a report.
 Reporter = Callable[[int, float], None]
-CompileMode = Literal["regional", "whole", "none"]
 
 # Losses stay on the GPU and are checked for NaN every this many steps: a check waits for the
 # GPU, and waiting every step would stall it.
@@ -78,15 +77,10 @@ class TrainResult:
     checkpoints: list[dict[str, float]] = field(default_factory=list)
 
     def summary(self) -> dict[str, object]:
-        """Every figure except the per-step curve, rounded for humans and JSON."""
+        """Every figure except the per-step curve."""
         data = asdict(self)
         del data["loss_curve"]
-        return {k: round(v, 6) if isinstance(v, float) else v for k, v in data.items()}
-
-
-def default_compile_mode(device: torch.device) -> CompileMode:
-    """Regional compilation on CUDA; none on CPU, where compiling costs more than it saves."""
-    return "regional" if device.type == "cuda" else "none"
+        return data
 
 
 def peak_flops(device: torch.device) -> float | None:
@@ -137,7 +131,7 @@ def train(
         raise ValueError(
             f"model vocab_size {cfg.vocab_size} is smaller than the tokenizer's {tokenizer.vocab_size}"
         )
-    mode = compile_mode or default_compile_mode(device)
+    mode = compile_mode or default_compile_mode(device, cfg.budget.distinct_widths)
     try:
         with _cuda_memory_scope(device):
             return _train(run, data, tokenizer, device, reporter, progress, mode, steps, started, estimated)
@@ -175,11 +169,7 @@ def _train(
         betas=(settings.beta1, settings.beta2),
         fused=device.type == "cuda",
     )
-    step_fn: torch.nn.Module = model
-    if mode == "regional":
-        compile_regions(model)
-    elif mode == "whole":
-        step_fn = compile_whole(model)
+    step_fn = compile_model(model, mode, cfg.budget.distinct_widths)
     autocast: AbstractContextManager[object] = (
         torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     )

@@ -97,6 +97,11 @@ class Budget(BaseModel):
         return self.max_units // self.step_units
 
     @property
+    def distinct_widths(self) -> int:
+        """How many different MLP widths one layer can have under this budget."""
+        return self.max_steps - self.min_steps + 1
+
+    @property
     def uniform_units(self) -> tuple[int, ...] | None:
         """Units of the uniform schedule, or None when the total does not split evenly."""
         per_layer, remainder = divmod(self.total_units, self.n_layers)

@@ -1,0 +1,35 @@
+"""Fixtures for the search package: the tiny corpus prepared once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from model.presets import get_preset
+from search.config import DataSpec
+from search.prepare import PreparedData, prepare_data
+
+
+@pytest.fixture(scope="session")
+def tiny_spec(corpus: Path) -> DataSpec:
+    """The tiny corpus's train and val shards as a data spec."""
+    return DataSpec(
+        train=(str(corpus / "tiny" / "train-00000.jsonl.zst"),),
+        val=(str(corpus / "tiny" / "val-00000.jsonl.zst"),),
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tiny_spec: DataSpec) -> PreparedData:
+    """Tokenizer and token cache of the tiny corpus at the tiny preset's vocabulary."""
+    return prepare_data(tiny_spec, get_preset("tiny").model.vocab_size, progress=False)
+
+
+@pytest.fixture(scope="session")
+def tiny_args(corpus: Path) -> list[str]:
+    """Command-line data options for the tiny corpus."""
+    return [
+        "--data", str(corpus / "tiny" / "train-00000.jsonl.zst"),
+        "--val-data", str(corpus / "tiny" / "val-00000.jsonl.zst"),
+    ]  # fmt: skip

@@ -1,0 +1,87 @@
+import math
+
+import pytest
+import torch
+
+from model.presets import get_preset
+from search.prepare import base_run_config
+from search.trainer import TrainingFailed, checkpoint_steps, lr_at, train
+from space.schedule import Schedule
+
+CPU = torch.device("cpu")
+HAND = (8, 4, 4, 4, 3, 3, 3, 3, 4, 4, 4, 4)
+
+
+def tiny_run(tiny_spec, tiny_data, tokens=8192, seed=0, mults=HAND, **train_changes):
+    preset = get_preset("tiny")
+    if train_changes:
+        train = preset.train.model_validate({**preset.train.model_dump(), **train_changes})
+        preset = preset.model_copy(update={"train": train})
+    schedule = Schedule(budget=preset.model.budget, mults=mults)
+    return base_run_config("tiny", preset, tiny_spec, tiny_data, tokens, seed, schedule)
+
+
+def test_same_seed_gives_identical_losses_and_another_seed_does_not(tiny_spec, tiny_data):
+    first = train(tiny_run(tiny_spec, tiny_data), tiny_data.tokens, tiny_data.tokenizer, CPU)
+    again = train(tiny_run(tiny_spec, tiny_data), tiny_data.tokens, tiny_data.tokenizer, CPU)
+    other = train(tiny_run(tiny_spec, tiny_data, seed=1), tiny_data.tokens, tiny_data.tokenizer, CPU)
+    assert first.loss_curve == again.loss_curve and first.val_loss == again.val_loss
+    assert first.loss_curve != other.loss_curve
+
+
+def test_loss_falls_clearly_over_a_few_hundred_steps(tiny_spec, tiny_data):
+    run = tiny_run(tiny_spec, tiny_data, tokens=300 * 8 * 64)
+    result = train(run, tiny_data.tokens, tiny_data.tokenizer, CPU)
+    curve = result.loss_curve
+    assert result.steps == 300 and len(curve) == 300
+    assert curve[0] > math.log(512) - 0.3  # an untrained model is close to uniform over the vocab
+    start, end = sum(curve[:20]) / 20, sum(curve[-20:]) / 20
+    assert end < start - 1.0
+    assert result.val_loss < curve[0] - 1.5 and 0 < result.val_bpb < 8
+
+
+def test_a_diverging_run_stops_with_its_reason(tiny_spec, tiny_data):
+    run = tiny_run(tiny_spec, tiny_data, tokens=64 * 8 * 64, lr=1e6, grad_clip=1e9, warmup_frac=0.0)
+    with pytest.raises(TrainingFailed, match=r"loss is (nan|inf) at step \d+") as caught:
+        train(run, tiny_data.tokens, tiny_data.tokenizer, CPU)
+    assert caught.value.kind == "diverged"
+
+
+def test_reporter_sees_each_checkpoint_before_the_final_one_and_can_stop_the_run(tiny_spec, tiny_data):
+    seen = []
+    run = tiny_run(tiny_spec, tiny_data, tokens=4 * 8 * 64 * 4, checkpoints=3)
+    result = train(run, tiny_data.tokens, tiny_data.tokenizer, CPU, reporter=lambda s, v: seen.append((s, v)))
+    assert [s for s, _ in seen] == [4 * 512, 8 * 512, 12 * 512]
+    assert len(result.checkpoints) == 4 and result.checkpoints[-1]["val_loss"] == result.val_loss
+
+    class Stop(Exception):
+        pass
+
+    def stop(step: int, value: float) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        train(run, tiny_data.tokens, tiny_data.tokenizer, CPU, reporter=stop)
+
+
+def test_result_records_speed_time_and_the_per_step_curve(tiny_spec, tiny_data):
+    result = train(tiny_run(tiny_spec, tiny_data), tiny_data.tokens, tiny_data.tokenizer, CPU)
+    summary = result.summary()
+    assert summary["tokens"] == 16 * 512 and len(result.loss_curve) == 16
+    assert summary["tokens_per_s"] > 0 and summary["mfu"] is None and summary["peak_mem_gb"] is None
+    for key in ("wall_s", "setup_s", "compile_s", "train_s", "eval_s", "data_wait_s", "first_step_s"):
+        assert summary[key] >= 0
+    assert "loss_curve" not in summary
+
+
+def test_checkpoints_are_evenly_spaced_and_end_at_the_last_step():
+    assert checkpoint_steps(100, 4) == [20, 40, 60, 80, 100]
+    assert checkpoint_steps(3, 4) == [1, 2, 3]
+    assert checkpoint_steps(10, 0) == [10]
+
+
+def test_learning_rate_warms_up_then_decays_to_the_floor():
+    lrs = [lr_at(s, 100, 1.0, 0.1, 0.1) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert lrs[-1] == pytest.approx(0.1)
+    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:], strict=False))
