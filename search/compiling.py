@@ -10,20 +10,25 @@ processes). Two ways to handle the widths:
 - ``dynamic``: one graph for every width (width a symbolic size). Nothing to compile after the
   first trial, but 0.69 M tokens/s: kernels with symbolic sizes ran about 25% slower.
 
-Static is the default unless a budget allows more distinct widths than ``MAX_STATIC_WIDTHS``.
+Static is the default unless a budget allows more distinct widths than ``MAX_STATIC_WIDTHS``;
+:func:`warm_up_widths` then compiles every width the budget allows in the worker's first trial, so
+no later trial stops to compile.
 Dynamo's recompile limit is raised to fit the widths a budget allows and told to fail loudly
 instead of falling back to eager mode, so a limit hit is an error, never a silent slowdown.
 """
 
 from __future__ import annotations
 
+import time
+from contextlib import AbstractContextManager
 from typing import Literal
 
 import torch
 import torch._dynamo
 import torch.fx.experimental._config as fx_config
 
-from model.decoder import Decoder
+from model.config import ModelConfig
+from model.decoder import Block, Decoder, rotary_tables
 
 CompileMode = Literal["static", "dynamic", "none"]
 
@@ -55,6 +60,48 @@ def compile_model(model: Decoder, mode: CompileMode, distinct_widths: int) -> to
     # An instance attribute shadows the method, so forward() calls the compiled loss.
     model.loss = torch.compile(model.loss)  # type: ignore[method-assign]
     return model
+
+
+_warm: set[tuple[object, ...]] = set()
+
+
+def warm_up_widths(
+    config: ModelConfig, batch_size: int, device: torch.device, autocast: AbstractContextManager[object]
+) -> float:
+    """Compile the block graph of every width the budget allows (training and evaluation, under
+    the trainer's ``autocast``), once per process and shape; returns the seconds it took (0 when
+    already warm)."""
+    budget = config.budget
+    widths = sorted(
+        {budget.width(steps * budget.step_units) for steps in range(budget.min_steps, budget.max_steps + 1)}
+    )
+    key = (
+        config.d_model,
+        config.n_heads,
+        config.context,
+        config.residual,
+        batch_size,
+        tuple(widths),
+        str(device),
+    )
+    if key in _warm:
+        return 0.0
+    started = time.perf_counter()
+    parallel = config.residual == "parallel"
+    cos, sin = (t.to(device) for t in rotary_tables(config.context, config.head_dim))
+    x = torch.randn(batch_size, config.context, config.d_model, device=device, requires_grad=True)
+    for width in widths:
+        with torch.device(device):
+            block = Block(config.d_model, config.n_heads, width, parallel)
+        block.compile()
+        with autocast:
+            block(x, cos, sin).float().sum().backward()
+            with torch.no_grad():  # evaluation's inputs carry no gradient
+                block(x.detach(), cos, sin)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    _warm.add(key)
+    return time.perf_counter() - started
 
 
 def _mark_widths_dynamic(model: Decoder) -> None:

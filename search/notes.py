@@ -5,6 +5,7 @@ from __future__ import annotations
 import optuna
 from optuna_dashboard import save_note
 
+from search.confirm import confirmation_section, stored_confirmations
 from search.study import study_settings
 from search.summary import StudySummary, summarize
 
@@ -42,7 +43,11 @@ def study_note(name: str, summary: StudySummary, study_seed: int) -> str:
 
 
 def update_study_note(study: optuna.Study) -> None:
-    """Rewrite the study's dashboard note from its current trials."""
+    """Rewrite the study's dashboard note from its current trials and confirmations."""
     seed = study_settings(study).base.seed
     summary = summarize(study.get_trials(deepcopy=False), seed)
-    save_note(study, study_note(study.study_name, summary, seed))
+    note = study_note(study.study_name, summary, seed)
+    confirmations = stored_confirmations(study)
+    if confirmations:
+        note += "\n" + confirmation_section(confirmations)
+    save_note(study, note)

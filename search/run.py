@@ -13,7 +13,7 @@ from search.setup import add_search_options, make_plan, open_plan_study
 from search.storage import artifact_dir, is_url
 from search.study import study_settings
 from search.summary import summarize
-from search.workers import run_workers
+from search.workers import interrupt, run_workers
 from space.errors import describe
 
 
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     add_search_options(parser)
     args = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         plan = make_plan(args)
         study, created = open_plan_study(plan, 0)
@@ -52,11 +52,6 @@ def main(argv: list[str] | None = None) -> int:
     dashboard = args.storage if not is_url(args.storage) else f"'{args.storage}'"
     print(f"see it: optuna-dashboard {dashboard} --artifact-dir {artifact_dir(args.storage)}")
     return result.exit_code
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM (a cluster's preemption) stops cleanly, like Ctrl-C."""
-    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

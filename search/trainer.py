@@ -24,7 +24,7 @@ from model.memory import estimate_training_bytes
 from model.presets import TrainSettings
 from search.batches import BatchLoader, val_batches
 from search.cache import TokenData
-from search.compiling import CompileMode, compile_model, default_compile_mode
+from search.compiling import CompileMode, compile_model, default_compile_mode, warm_up_widths
 from search.config import RunConfig
 from search.tokenizer import TokenizerHandle
 
@@ -169,10 +169,11 @@ def _train(
         betas=(settings.beta1, settings.beta2),
         fused=device.type == "cuda",
     )
-    step_fn = compile_model(model, mode, cfg.budget.distinct_widths)
     autocast: AbstractContextManager[object] = (
         torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     )
+    step_fn = compile_model(model, mode, cfg.budget.distinct_widths)
+    warm_up_s = warm_up_widths(cfg, settings.batch_size, device, autocast) if mode == "static" else 0.0
     evaluation = _Evaluation(step_fn, data, tokenizer, cfg.context, settings, device, autocast)
     marks = checkpoint_steps(steps, settings.checkpoints)
     curve = torch.zeros(steps, device=device)
@@ -181,7 +182,7 @@ def _train(
     first_step_s = 0.0
     bar = tqdm(total=steps, desc="train", unit="step", disable=not progress, leave=False)
     loader = BatchLoader(data.train, cfg.context, settings.batch_size, run.seed, steps, device)
-    setup_s = time.perf_counter() - started
+    setup_s = time.perf_counter() - started - warm_up_s
     train_started = time.perf_counter()
     with loader:
         for step, (inputs, targets) in enumerate(loader):
@@ -217,7 +218,7 @@ def _train(
     tokens = steps * settings.batch_size * cfg.context
     # The first step carries the compile; the rest run at the steady rate.
     steady_step_s = (train_s - first_step_s) / (steps - 1) if steps > 1 else first_step_s
-    compile_s = max(0.0, first_step_s - steady_step_s)
+    compile_s = warm_up_s + max(0.0, first_step_s - steady_step_s)
     tokens_per_s = settings.batch_size * cfg.context / steady_step_s
     peak = peak_flops(device)
     return TrainResult(
@@ -230,7 +231,7 @@ def _train(
         peak_mem_gb=torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
         estimated_mem_gb=estimated / 2**30,
         setup_s=setup_s,
-        first_step_s=setup_s + first_step_s,
+        first_step_s=setup_s + warm_up_s + first_step_s,
         compile_s=compile_s,
         train_s=train_s,
         eval_s=evaluation.seconds,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import signal
 import sys
 from collections.abc import Callable
 
@@ -15,6 +16,12 @@ from search.progress import StudyProgress
 from search.runner import Worker, WorkerResult
 from search.setup import SearchPlan, make_objective, make_plan, open_plan_study
 from search.storage import artifact_dir
+
+
+def interrupt(signum: int, frame: object) -> None:
+    """SIGTERM (a timeout, a cluster's preemption) stops cleanly, like Ctrl-C."""
+    raise KeyboardInterrupt
+
 
 _POLL_S = 2.0
 
@@ -66,7 +73,9 @@ def _spawn(plan: SearchPlan, study: optuna.Study, progress: StudyProgress) -> Wo
         saved = os.environ.get("CUDA_VISIBLE_DEVICES")
         if gpu is not None:
             os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
-        process = context.Process(target=_child, args=(plan.args, index), name=f"worker-{index}")
+        # The child sees one GPU (or none) and runs one worker on it.
+        child_args = argparse.Namespace(**{**vars(plan.args), "gpus": None, "workers": 1})
+        process = context.Process(target=_child, args=(child_args, index), name=f"worker-{index}")
         process.start()
         _restore_env("CUDA_VISIBLE_DEVICES", saved)
         processes.append(process)
@@ -76,7 +85,13 @@ def _spawn(plan: SearchPlan, study: optuna.Study, progress: StudyProgress) -> Wo
                 p.join(timeout=_POLL_S / len(processes))
             progress.refresh()
     except KeyboardInterrupt:
-        # Each child got the same Ctrl-C: let them record their interrupted trials.
+        # A Ctrl-C reached every child too; a SIGTERM (timeout, a cluster) reached only this
+        # process: pass it on to children still running, so each records its interrupted trial.
+        for p in processes:
+            p.join(timeout=_POLL_S)
+        for p in processes:
+            if p.is_alive():
+                p.terminate()
         for p in processes:
             p.join()
         raise
@@ -89,6 +104,7 @@ def _spawn(plan: SearchPlan, study: optuna.Study, progress: StudyProgress) -> Wo
 
 def _child(args: argparse.Namespace, index: int) -> None:
     """A worker process: re-plan (the data cache is warm), open the study, run trials."""
+    signal.signal(signal.SIGTERM, interrupt)
     plan = make_plan(args, log=False)
     study, _ = open_plan_study(plan, index)
 

@@ -19,7 +19,7 @@ from optuna_dashboard import get_note
 from search.best import main as best_main
 from search.config import RunConfig
 from search.run import main as run_main
-from search.storage import open_storage
+from search.storage import is_url, open_storage
 from search.study import counts
 from search.train import main as train_main
 
@@ -170,7 +170,7 @@ def test_a_worker_killed_mid_trial_costs_only_its_trial(tmp_path: Path, tiny_arg
     ]
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        victim = _wait_for_running_trial(tmp_path / "studies.db", "K", timeout_s=120)
+        victim = wait_for_running_trial(str(tmp_path / "studies.db"), "K", timeout_s=120)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
@@ -242,14 +242,17 @@ def _get_json(url: str, wait_s: float) -> dict:
             time.sleep(0.3)
 
 
-def _wait_for_running_trial(path: Path, name: str, timeout_s: float) -> int:
+def wait_for_running_trial(storage: str, name: str, timeout_s: float) -> int:
     """The number of the first trial that is running with its worker registered."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if path.exists() and name in optuna.get_all_study_names(open_storage(str(path))):
-            study = optuna.load_study(study_name=name, storage=open_storage(str(path)))
-            for trial in study.get_trials(states=(TrialState.RUNNING,)):
-                if "hourglass_pid" in trial.system_attrs and "config" in trial.user_attrs:
-                    return trial.number
+        if is_url(storage) or Path(storage).exists():
+            opened = open_storage(storage)
+            if name in optuna.get_all_study_names(opened):
+                for trial in optuna.load_study(study_name=name, storage=opened).get_trials(
+                    states=(TrialState.RUNNING,)
+                ):
+                    if "hourglass_pid" in trial.system_attrs and "config" in trial.user_attrs:
+                        return trial.number
         time.sleep(0.2)
     raise TimeoutError("no trial started running")
