@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import pytest
@@ -84,4 +85,4 @@ def test_learning_rate_warms_up_then_decays_to_the_floor():
     lrs = [lr_at(s, 100, 1.0, 0.1, 0.1) for s in range(100)]
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
     assert lrs[-1] == pytest.approx(0.1)
-    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(lrs[9:]))
