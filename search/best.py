@@ -13,7 +13,7 @@ import sys
 from pydantic import ValidationError
 
 from search.config import RunConfig, save_run_config
-from search.storage import check_study_name, load_existing_study, open_storage
+from search.storage import load_existing_study
 from search.study import study_settings
 from search.summary import summarize
 from space.errors import describe
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="where to write the config JSON")
     args = parser.parse_args(argv)
     try:
-        study = load_existing_study(open_storage(args.storage), check_study_name(args.study))
+        study = load_existing_study(args.storage, args.study)
         summary = summarize(study.get_trials(deepcopy=False), study_settings(study).base.seed)
         if summary.best is None:
             raise ValueError(f"study '{args.study}' has no completed trial yet")

@@ -16,13 +16,11 @@ result is appended to the study's ``confirmations`` and shown in its dashboard n
 from __future__ import annotations
 
 import argparse
-import signal
 import statistics
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -35,8 +33,9 @@ from search.counts import parse_count
 from search.devices import training_device
 from search.objective import BUILTIN, FunctionObjective, Objective, TrainingObjective, load_function
 from search.prepare import prepare_data
+from search.signals import stop_on_sigterm
 from search.stats import MeanDifference, kendall_tau, mean_difference, paired_differences
-from search.storage import check_study_name, is_url, load_existing_study, open_storage
+from search.storage import load_existing_study
 from search.study import StudySettings, study_settings
 from search.trainer import TrainingFailed
 from space.errors import describe
@@ -544,9 +543,9 @@ def main(argv: list[str] | None = None) -> int:
     """Parse, plan against the study, train what is missing, store and print the result."""
     args = _parser().parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_sigterm()
     try:
-        study = load_study(args.storage, args.study)
+        study = load_existing_study(args.storage, args.study)
         plan = plan_confirmation(
             study, args.top, args.seeds, parse_count(args.tokens) if args.tokens else None
         )
@@ -565,14 +564,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def load_study(storage: str, name: str) -> optuna.Study:
-    """The Hourglass study ``name``; ValueError for a bad name, a missing file or an unknown study."""
-    check_study_name(name)
-    if not is_url(storage) and not Path(storage).is_file():
-        raise ValueError(f"storage {storage} does not exist")
-    return load_existing_study(open_storage(storage), name)
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m search.confirm", description=__doc__.split("\n")[0])
     add = parser.add_argument
@@ -584,11 +575,6 @@ def _parser() -> argparse.ArgumentParser:
     add("--seeds", type=int, default=5, help="seeds per schedule: the study's seed, seed+1, ... (default 5)")
     add("--tokens", help="training tokens per run, e.g. 200M (default: the study's trial budget)")
     return parser
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    """SIGTERM (a cluster's preemption) stops like Ctrl-C: finished runs are already stored."""
-    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -40,9 +40,15 @@ class WorkerIdentity:
 
     def register(self, storage: BaseStorage, trial_id: int) -> None:
         """Record this worker and a first heartbeat on a trial it runs."""
-        for key, value in ((_HOST, self.host), (_BOOT, self.boot), (_PID, self.pid), (_START, self.start)):
+        # The pid goes last: others read a trial that has one as fully registered.
+        for key, value in (
+            (_HOST, self.host),
+            (_BOOT, self.boot),
+            (_START, self.start),
+            (_BEAT, time.time()),
+        ):
             storage.set_trial_system_attr(trial_id, key, value)
-        storage.set_trial_system_attr(trial_id, _BEAT, time.time())
+        storage.set_trial_system_attr(trial_id, _PID, self.pid)
 
 
 def dead_reason(trial: FrozenTrial, me: WorkerIdentity, now: float | None = None) -> str | None:

@@ -30,12 +30,11 @@ from pydantic import ValidationError
 from search.confirm import (
     Confirmation,
     fidelity_lines,
-    load_study,
     result_headers,
     result_rows,
     stored_confirmations,
 )
-from search.storage import check_study_name
+from search.storage import check_study_name, load_existing_study
 from search.study import StudySettings, study_settings
 from search.summary import ScheduleScore, StudySummary, summarize
 from space.errors import describe
@@ -392,7 +391,7 @@ def main(argv: list[str] | None = None) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         out = Path(args.out) if args.out else REPORTS_DIR / f"{check_study_name(args.study)}.html"
-        page = render_report(load_study(args.storage, args.study))
+        page = render_report(load_existing_study(args.storage, args.study))
     except (ValueError, ValidationError) as e:
         print(f"error: {describe(e) if isinstance(e, ValidationError) else e}", file=sys.stderr)
         return 2

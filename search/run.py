@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 
 import optuna
 from pydantic import ValidationError
 
 from search.setup import add_search_options, make_plan, open_plan_study
+from search.signals import stop_on_sigterm
 from search.storage import artifact_dir, is_url
 from search.study import study_settings
 from search.summary import summarize
-from search.workers import interrupt, run_workers
+from search.workers import run_workers
 from space.errors import describe
 
 
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     add_search_options(parser)
     args = parser.parse_args(argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    signal.signal(signal.SIGTERM, interrupt)
+    stop_on_sigterm()
     try:
         plan = make_plan(args)
         study, created = open_plan_study(plan, 0)

@@ -80,11 +80,16 @@ def check_study_name(name: str) -> str:
     return name
 
 
-def load_existing_study(storage: BaseStorage, name: str) -> optuna.Study:
-    """The study called ``name``; a clear error listing the studies there when it is missing."""
+def load_existing_study(storage: str, name: str) -> optuna.Study:
+    """The study ``name`` in an existing storage; ValueError for a bad name, a storage file that
+    does not exist (it is not created), or an unknown study (the error lists the known ones)."""
+    check_study_name(name)
+    if not is_url(storage) and not Path(storage).is_file():
+        raise ValueError(f"storage {storage} does not exist")
+    opened = open_storage(storage)
     try:
-        return optuna.load_study(study_name=name, storage=storage)
+        return optuna.load_study(study_name=name, storage=opened)
     except KeyError:
-        names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+        names = optuna.get_all_study_names(opened)
         known = ", ".join(names) if names else "none"
         raise ValueError(f"no study '{name}' in this storage (studies there: {known})") from None

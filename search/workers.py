@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import signal
 import sys
 from collections.abc import Callable
 
@@ -15,13 +14,8 @@ import torch
 from search.progress import StudyProgress
 from search.runner import Worker, WorkerResult
 from search.setup import SearchPlan, make_objective, make_plan, open_plan_study
+from search.signals import stop_on_sigterm
 from search.storage import artifact_dir
-
-
-def interrupt(signum: int, frame: object) -> None:
-    """SIGTERM (a timeout, a cluster's preemption) stops cleanly, like Ctrl-C."""
-    raise KeyboardInterrupt
-
 
 _POLL_S = 2.0
 
@@ -104,7 +98,7 @@ def _spawn(plan: SearchPlan, study: optuna.Study, progress: StudyProgress) -> Wo
 
 def _child(args: argparse.Namespace, index: int) -> None:
     """A worker process: re-plan (the data cache is warm), open the study, run trials."""
-    signal.signal(signal.SIGTERM, interrupt)
+    stop_on_sigterm()
     plan = make_plan(args, log=False)
     study, _ = open_plan_study(plan, index)
 

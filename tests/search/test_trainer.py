@@ -37,8 +37,8 @@ def test_loss_falls_clearly_over_a_few_hundred_steps(tiny_spec, tiny_data):
     assert result.steps == 300 and len(curve) == 300
     assert curve[0] > math.log(512) - 0.3  # an untrained model is close to uniform over the vocab
     start, end = sum(curve[:20]) / 20, sum(curve[-20:]) / 20
-    assert end < start - 1.0
-    assert result.val_loss < curve[0] - 1.5 and 0 < result.val_bpb < 8
+    assert end < curve[0] - 1.2 and end < start - 0.5
+    assert result.val_loss < curve[0] - 1.2 and 0 < result.val_bpb < 8
 
 
 def test_a_diverging_run_stops_with_its_reason(tiny_spec, tiny_data):
