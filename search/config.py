@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from model.config import ModelConfig
 from model.presets import TrainSettings
-from space.errors import describe
+from space.errors import load_json_model
 
 
 class DataSpec(BaseModel):
@@ -62,17 +61,7 @@ class RunConfig(BaseModel):
 
 def load_run_config(path: str | Path) -> RunConfig:
     """Read and validate a run config JSON file; errors name the file and the field."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ValueError(f"config file {path} does not exist") from None
-    except json.JSONDecodeError as e:
-        raise ValueError(f"config file {path} is not valid JSON: {e}") from None
-    try:
-        return RunConfig.model_validate(data)
-    except ValidationError as e:
-        raise ValueError(f"config file {path}:\n{describe(e)}") from None
+    return load_json_model(path, RunConfig, "config file")
 
 
 def save_run_config(config: RunConfig, path: str | Path) -> None:

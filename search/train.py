@@ -12,22 +12,19 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from model.presets import PRESETS, get_preset
-from search.config import DataSpec, RunConfig, load_run_config
-from search.counts import parse_count
-from search.devices import default_preset, training_device
+from model.presets import PRESETS
+from search.devices import training_device
 from search.plots import plot_loss_curve
-from search.prepare import base_run_config, prepare_data, provenance
+from search.run_options import resolve_run
 from search.trainer import TrainingFailed, train
 from space.errors import describe
-from space.schedule import Schedule, parse_mults
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse, prepare data, train, write results; exit 2 on bad input, 1 on a failed run."""
     args = _parser().parse_args(argv)
     try:
-        run, prepared = _resolve(args)
+        run, prepared = resolve_run(args)
     except (ValueError, ValidationError) as e:
         print(f"error: {describe(e) if isinstance(e, ValidationError) else e}", file=sys.stderr)
         return 2
@@ -57,51 +54,6 @@ def main(argv: list[str] | None = None) -> int:
     plot_loss_curve(result.loss_curve, tokens_per_step, result.checkpoints, out.with_suffix(".curve.png"))
     print(json.dumps({"val_loss": result.val_loss, "val_bpb": result.val_bpb, "results": str(out)}))
     return 0
-
-
-def _resolve(args: argparse.Namespace):
-    tokens = parse_count(args.tokens) if args.tokens else None
-    if args.config:
-        loaded = load_run_config(args.config)
-        data = _data_spec(args, loaded.data)
-        prepared = prepare_data(data, loaded.model.vocab_size)
-        recorded = loaded.provenance.data_hash if loaded.provenance else None
-        if recorded and recorded != prepared.tokens.key:
-            print(f"note: the data differs from what {args.config} was trained on", file=sys.stderr)
-        update = {
-            "data": data.model_dump(),
-            "seed": loaded.seed if args.seed is None else args.seed,
-            "provenance": provenance(prepared).model_dump(),
-        }
-        if tokens is not None:
-            update["train"] = {**loaded.train.model_dump(), "tokens": tokens}
-        return RunConfig.model_validate({**loaded.model_dump(), **update}), prepared
-    name = args.preset
-    if name is None:
-        name, why = default_preset()
-        print(why)
-    preset = get_preset(name)
-    schedule = (
-        Schedule(budget=preset.model.budget, mults=tuple(parse_mults(args.mults))) if args.mults else None
-    )
-    data = _data_spec(args, None)
-    prepared = prepare_data(data, preset.model.vocab_size)
-    seed = 0 if args.seed is None else args.seed
-    return base_run_config(name, preset, data, prepared, tokens, seed, schedule), prepared
-
-
-def _data_spec(args: argparse.Namespace, recorded: DataSpec | None) -> DataSpec:
-    if recorded is not None and not args.data and not args.val_data and not args.tokenizer:
-        return recorded
-    base = recorded.model_dump() if recorded else {}
-    return DataSpec.model_validate(
-        {
-            **base,
-            "train": tuple(args.data or (recorded.train if recorded else ("data",))),
-            "val": tuple(args.val_data or (recorded.val if recorded else ())),
-            "tokenizer": args.tokenizer or (recorded.tokenizer if recorded else None),
-        }
-    )
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import json
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from space.budget import Budget
-from space.errors import describe
+from space.errors import describe, load_json_model
 from space.schedule import Schedule
 from space.spaces import SPACES, SearchSpace, make_space
 
@@ -83,19 +81,9 @@ def baseline_schedules(spec: SpaceSpec, space: SearchSpace) -> list[tuple[str, S
 
 def load_space_spec(value: str) -> SpaceSpec:
     """A spec from a space name (``composition``) or a JSON file path (``studies/x.json``)."""
-    if not value.endswith(".json"):
-        try:
-            return SpaceSpec(space=value)
-        except ValidationError as e:
-            raise ValueError(describe(e)) from None
-    path = Path(value)
+    if value.endswith(".json"):
+        return load_json_model(value, SpaceSpec, "space file")
     try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ValueError(f"space file {path} does not exist") from None
-    except json.JSONDecodeError as e:
-        raise ValueError(f"space file {path} is not valid JSON: {e}") from None
-    try:
-        return SpaceSpec.model_validate(data)
+        return SpaceSpec(space=value)
     except ValidationError as e:
-        raise ValueError(f"space file {path}: {describe(e)}") from None
+        raise ValueError(describe(e)) from None
