@@ -45,6 +45,14 @@ def test_proportions_are_kept_and_ties_go_to_earlier_layers():
     assert fit_to_budget([1.0] * 12, Budget(total=50)) == (5, 5) + (4,) * 10
 
 
+def test_ties_left_by_the_scale_go_to_earlier_layers():
+    # Scaled by 48/46, layers 2..11 all keep a remainder of 6/46; one unit is left for them.
+    assert fit_to_budget([2.0, 2.5] + [3.0] * 9 + [14.5], Budget()) == (2, 3, 4) + (3,) * 8 + (15,)
+    # Clipped at 6, the scale is 1.5: six layers keep 0.5 and the first three of them grow.
+    units = fit_to_budget([3, 1, 6, 2, 4, 3, 1, 2, 1, 4, 6, 3], Budget(max_mult=6))
+    assert units == (5, 2, 6, 3, 6, 5, 1, 3, 1, 6, 6, 4)
+
+
 def test_all_zero_profile_is_uniform():
     assert fit_to_budget([0.0] * 12, Budget()) == (4,) * 12
 

@@ -128,3 +128,82 @@ def test_spaces_work_over_every_preset_budget(preset):
     budget = PRESETS[preset].model.budget
     for name in SPACES:
         assert all(sum(s.units) == budget.total_units for s in random_schedules(name, budget, 20))
+
+
+def _layer_params(trial) -> tuple:
+    return tuple(trial.params[layer_param_name(i)] for i in range(len(trial.params)))
+
+
+def _score(schedule: Schedule) -> float:
+    return float(sum((m - h) ** 2 for m, h in zip(schedule.mults, HAND, strict=True)))
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "gp", "cmaes"])
+@pytest.mark.parametrize("budget", [Budget(), Budget(granularity=2)])
+def test_joint_proposals_are_recorded_as_the_schedule_they_give(sampler, budget):
+    """Model-based samplers learn from the schedules trained, not from the raw vectors."""
+    from search.samplers import make_sampler
+
+    space = CompositionSpace(budget)
+    study = optuna.create_study(sampler=make_sampler(sampler, 0))
+    fitted_first = 0
+    for number in range(14 if sampler != "gp" else 12):
+        trial = study.ask()
+        schedule = space.suggest(trial)
+        assert space.suggest(trial) == schedule  # asking again changes nothing
+        recorded = _layer_params(trial)
+        # whatever was recorded, the schedule is what these parameters give (FixedTrial agrees)
+        assert space.schedule_from_params(trial.params) == schedule
+        if trial.relative_params:
+            assert recorded == schedule.mults
+            fitted_first += 1
+        study.tell(trial, _score(schedule))
+        frozen = study.trials[number]
+        assert frozen.params == trial.params
+    assert fitted_first >= 2  # the samplers' joint phase was reached and checked
+
+
+def test_draws_made_one_at_a_time_are_recorded_as_drawn():
+    space = CompositionSpace(Budget())
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    raw_seen = False
+    for _ in range(10):
+        trial = study.ask()
+        schedule = space.suggest(trial)
+        assert space.schedule_from_params(trial.params) == schedule
+        raw_seen |= _layer_params(trial) != schedule.mults
+        study.tell(trial, 0.0)
+    assert raw_seen  # random vectors rarely meet the budget: they are stored unfitted
+
+
+def test_queued_schedules_keep_their_parameters_in_the_joint_phase(tmp_path):
+    """As the product queues baselines: ``enqueue_trial(params_for(...))`` on a journal file."""
+    from search.samplers import make_sampler
+
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(tmp_path / "studies.db"))
+    )
+    space = CompositionSpace(Budget())
+    study = optuna.create_study(storage=storage, sampler=make_sampler("tpe", 0))
+    hand = Schedule(budget=Budget(), mults=HAND)
+    for _ in range(12):
+        trial = study.ask()
+        study.tell(trial, _score(space.suggest(trial)))
+    study.enqueue_trial(space.params_for(hand), user_attrs={"queued_mults": list(HAND)})
+    queued = study.ask()
+    assert space.suggest(queued) == hand and _layer_params(queued) == HAND
+    study.tell(queued, 0.0)
+    sampled = study.ask()
+    schedule = space.suggest(sampled)
+    study.tell(sampled, _score(schedule))
+    stored = optuna.load_study(study_name=study.study_name, storage=storage).trials
+    assert _layer_params(stored[12]) == HAND
+    assert _layer_params(stored[13]) == schedule.mults
+
+
+def test_fixed_trials_fit_whatever_they_are_given():
+    space = CompositionSpace(Budget())
+    raw = {layer_param_name(i): 16 for i in range(12)}
+    assert space.suggest(optuna.trial.FixedTrial(raw)) == Schedule.uniform(Budget())
+    doubled = {layer_param_name(i): 2 * m for i, m in enumerate(HAND)}
+    assert space.suggest(optuna.trial.FixedTrial(doubled)).mults == HAND
