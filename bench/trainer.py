@@ -93,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
                         float(ours["tokens_per_s"]) / float(reference["tokens_per_s"]), 3
                     ),
                 }
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
     print(json.dumps({"device": str(device), "runs": rows}))
     return 0
 
