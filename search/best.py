@@ -13,7 +13,7 @@ import sys
 from pydantic import ValidationError
 
 from search.config import RunConfig, save_run_config
-from search.storage import load_existing_study
+from search.storage import add_study_options, load_existing_study
 from search.study import study_settings
 from search.summary import summarize
 from space.errors import describe
@@ -22,10 +22,7 @@ from space.errors import describe
 def main(argv: list[str] | None = None) -> int:
     """Find the best trial at the study's seed and write its config; exit 2 when there is none."""
     parser = argparse.ArgumentParser(prog="python -m search.best", description=__doc__.split("\n")[0])
-    parser.add_argument("--study", default="hourglass", help="study name (default hourglass)")
-    parser.add_argument(
-        "--storage", default="studies.db", help="journal file or storage URL (default studies.db)"
-    )
+    add_study_options(parser)
     parser.add_argument("--out", required=True, help="where to write the config JSON")
     args = parser.parse_args(argv)
     try:

@@ -35,7 +35,7 @@ from search.objective import BUILTIN, FunctionObjective, Objective, TrainingObje
 from search.prepare import prepare_data
 from search.signals import stop_on_sigterm
 from search.stats import MeanDifference, kendall_tau, mean_difference, paired_differences
-from search.storage import load_existing_study
+from search.storage import add_study_options, load_existing_study
 from search.study import StudySettings, study_settings
 from search.trainer import TrainingFailed
 from space.errors import describe
@@ -567,10 +567,7 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m search.confirm", description=__doc__.split("\n")[0])
     add = parser.add_argument
-    add("--study", default="hourglass", help="study name (default hourglass)")
-    add(
-        "--storage", default="studies.db", help="journal file path or Optuna storage URL (default studies.db)"
-    )
+    add_study_options(parser)
     add("--top", type=int, default=3, help="best distinct schedules of the study to confirm (default 3)")
     add("--seeds", type=int, default=5, help="seeds per schedule: the study's seed, seed+1, ... (default 5)")
     add("--tokens", help="training tokens per run, e.g. 200M (default: the study's trial budget)")

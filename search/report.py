@@ -34,7 +34,7 @@ from search.confirm import (
     result_rows,
     stored_confirmations,
 )
-from search.storage import check_study_name, load_existing_study
+from search.storage import add_study_options, check_study_name, load_existing_study
 from search.study import StudySettings, study_settings
 from search.summary import ScheduleScore, StudySummary, summarize
 from space.errors import describe
@@ -404,10 +404,7 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m search.report", description=__doc__.split("\n")[0])
     add = parser.add_argument
-    add("--study", default="hourglass", help="study name (default hourglass)")
-    add(
-        "--storage", default="studies.db", help="journal file path or Optuna storage URL (default studies.db)"
-    )
+    add_study_options(parser)
     add("--out", help="HTML file to write (default reports/<study>.html)")
     return parser
 

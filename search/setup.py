@@ -18,7 +18,7 @@ from search.devices import default_preset, training_device
 from search.objective import BUILTIN, FunctionObjective, Objective, TrainingObjective, load_function
 from search.prepare import PreparedData, base_run_config, prepare_data
 from search.samplers import PRUNERS, SAMPLERS, make_pruner, make_sampler
-from search.storage import check_study_name, open_storage
+from search.storage import add_study_options, check_study_name, open_storage
 from search.study import StudySettings, open_study
 from search.trainer import checkpoint_steps
 from space.spaces import SPACES, SearchSpace
@@ -48,10 +48,7 @@ def add_search_options(parser: argparse.ArgumentParser) -> None:
     """The options of ``python -m search.run``, each with a default and a help line."""
     add = parser.add_argument
     add("--trials", type=int, default=50, help="finished trials the study should have (default 50)")
-    add("--study", default="hourglass", help="study name (default hourglass)")
-    add(
-        "--storage", default="studies.db", help="journal file path or Optuna storage URL (default studies.db)"
-    )
+    add_study_options(parser)
     add("--data", nargs="+", default=["data"], help="training files, folders or globs (default ./data)")
     add("--val-data", nargs="+", default=[], help="validation files (default: a held-out share of --data)")
     add("--tokenizer", help="a tokenizer.json (default: a byte-level BPE trained on --data and cached)")

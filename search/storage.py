@@ -8,6 +8,7 @@ storage, the choice for workers on several hosts.
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
@@ -78,6 +79,14 @@ def check_study_name(name: str) -> str:
             "starting with a letter or digit (no path characters)"
         )
     return name
+
+
+def add_study_options(parser: argparse.ArgumentParser) -> None:
+    """``--study`` and ``--storage``, the same in every command that opens a study."""
+    parser.add_argument("--study", default="hourglass", help="study name (default hourglass)")
+    parser.add_argument(
+        "--storage", default="studies.db", help="journal file path or Optuna storage URL (default studies.db)"
+    )
 
 
 def load_existing_study(storage: str, name: str) -> optuna.Study:
