@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from bench.trainer import _DEFAULT_REFERENCE
+from bench.trainer import DEFAULT_REFERENCE
 from model import decoder
 from model.presets import get_preset
 from search.compiling import compile_model
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run every variant in a child process (or, with --one, a single variant here)."""
     parser = argparse.ArgumentParser(prog="python -m bench.step_variants", description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="small", help="model shape (default small)")
-    parser.add_argument("--reference", type=Path, default=_DEFAULT_REFERENCE, help="reference_decoder.py")
+    parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE, help="reference_decoder.py")
     parser.add_argument("--one", nargs=3, metavar=("MODEL", "ATTENTION", "ROTARY"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not torch.cuda.is_available():

@@ -25,7 +25,7 @@ from search.trainer import train
 from space.schedule import Schedule
 from space.spec import HAND_FOUND
 
-_DEFAULT_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "bench" / "reference_decoder.py"
+DEFAULT_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "bench" / "reference_decoder.py"
 
 
 def reference_run(
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", nargs="+", required=True, help="training files, folders or globs")
     parser.add_argument("--val-data", nargs="+", default=[], help="validation files")
     parser.add_argument("--tokens", default="4M", help="training tokens per measured run (default 4M)")
-    parser.add_argument("--reference", type=Path, default=_DEFAULT_REFERENCE, help="reference_decoder.py")
+    parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE, help="reference_decoder.py")
     parser.add_argument("--reference-steps", type=int, default=30, help="timed steps of the reference")
     parser.add_argument("--compile-modes", nargs="+", default=["static"], choices=["static", "dynamic"])
     args = parser.parse_args(argv)
