@@ -26,6 +26,9 @@ class TrainSettings(BaseModel):
     checkpoints: int = Field(4, ge=0, description="validation checkpoints before the final one")
     val_tokens: int = Field(ge=1, description="tokens in the fixed validation set")
     init_std: float = Field(0.02, gt=0, description="standard deviation of weight init")
+    deterministic: bool = Field(
+        False, description="deterministic GPU kernels: a rerun gives the same loss exactly, somewhat slower"
+    )
 
 
 class Preset(BaseModel):

@@ -329,7 +329,8 @@ def _is_complete(folder: Path) -> bool:
     return (folder / "meta.json").is_file()
 
 
-def _open(folder: Path, key: str, built: bool) -> TokenData:
+def open_token_cache(folder: Path, key: str, built: bool = False) -> TokenData:
+    """Map the complete token cache in ``folder`` (stored under ``key``) for reading."""
     meta = json.loads((folder / "meta.json").read_text())
     dtype = np.dtype(meta["dtype"])
     return TokenData(
@@ -387,4 +388,4 @@ def load_token_data(
                     ),
                 )
                 built = True
-    return _open(folder, key, built)
+    return open_token_cache(folder, key, built)

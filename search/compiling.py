@@ -52,8 +52,9 @@ def compile_model(model: Decoder, mode: CompileMode, distinct_widths: int) -> to
     if mode == "dynamic":
         _mark_widths_dynamic(model)
     else:
-        # Graphs of one block: a width (or no MLP) for training and for evaluation each.
-        needed = 2 * (distinct_widths + 1)
+        # Graphs of one block: a width (or no MLP) for training and for evaluation each, with
+        # deterministic kernels or without (a process may train both ways).
+        needed = 2 * 2 * (distinct_widths + 1)
         config.recompile_limit = max(config.recompile_limit, needed)
     for block in model.blocks:
         block.compile()
@@ -69,8 +70,8 @@ def warm_up_widths(
     config: ModelConfig, batch_size: int, device: torch.device, autocast: AbstractContextManager[object]
 ) -> float:
     """Compile the block graph of every width the budget allows (training and evaluation, under
-    the trainer's ``autocast``), once per process and shape; returns the seconds it took (0 when
-    already warm)."""
+    the trainer's ``autocast`` and its deterministic setting), once per process, shape and
+    setting; returns the seconds it took (0 when already warm)."""
     budget = config.budget
     widths = sorted(
         {budget.width(steps * budget.step_units) for steps in range(budget.min_steps, budget.max_steps + 1)}
@@ -83,6 +84,7 @@ def warm_up_widths(
         batch_size,
         tuple(widths),
         str(device),
+        torch.are_deterministic_algorithms_enabled(),
     )
     if key in _warm:
         return 0.0

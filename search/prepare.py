@@ -77,17 +77,23 @@ def base_run_config(
     tokens: int | None,
     seed: int,
     schedule: Schedule | None = None,
+    deterministic: bool = False,
 ) -> RunConfig:
     """A preset's run on (optionally prepared) data; the model's vocabulary follows a given
-    tokenizer, and prepared data gives the run its provenance."""
+    tokenizer, and prepared data gives the run its provenance. ``tokens`` (when given) and
+    ``deterministic`` (when set) replace the preset's training settings."""
     model = preset.model
     if data.tokenizer is not None and prepared is not None:
         model = model.replace(vocab_size=prepared.tokenizer.vocab_size)
     if schedule is not None:
         model = model.with_schedule(schedule)
     train = preset.train
-    if tokens is not None:
-        train = TrainSettings.model_validate({**train.model_dump(), "tokens": tokens})
+    changes = {
+        **({"tokens": tokens} if tokens is not None else {}),
+        **({"deterministic": True} if deterministic else {}),
+    }
+    if changes:
+        train = TrainSettings.model_validate({**train.model_dump(), **changes})
     return RunConfig(
         preset=preset_name,
         model=model,

@@ -31,8 +31,12 @@ def resolve_run(args: argparse.Namespace) -> tuple[RunConfig, PreparedData]:
             "seed": loaded.seed if args.seed is None else args.seed,
             "provenance": provenance(prepared).model_dump(),
         }
-        if tokens is not None:
-            update["train"] = {**loaded.train.model_dump(), "tokens": tokens}
+        train_changes = {
+            **({"tokens": tokens} if tokens is not None else {}),
+            **({"deterministic": True} if args.deterministic else {}),
+        }
+        if train_changes:
+            update["train"] = {**loaded.train.model_dump(), **train_changes}
         return RunConfig.model_validate({**loaded.model_dump(), **update}), prepared
     name = args.preset
     if name is None:
@@ -45,7 +49,8 @@ def resolve_run(args: argparse.Namespace) -> tuple[RunConfig, PreparedData]:
     data = _data_spec(args, None)
     prepared = prepare_data(data, preset.model.vocab_size)
     seed = 0 if args.seed is None else args.seed
-    return base_run_config(name, preset, data, prepared, tokens, seed, schedule), prepared
+    run = base_run_config(name, preset, data, prepared, tokens, seed, schedule, args.deterministic)
+    return run, prepared
 
 
 def _data_spec(args: argparse.Namespace, recorded: DataSpec | None) -> DataSpec:

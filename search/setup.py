@@ -6,12 +6,14 @@ from __future__ import annotations
 import argparse
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import optuna
 import torch
 from optuna.storages import BaseStorage
 
 from model.presets import PRESETS, get_preset
+from search.cache import open_token_cache
 from search.config import DataSpec
 from search.counts import parse_count
 from search.devices import default_preset, training_device
@@ -20,6 +22,7 @@ from search.prepare import PreparedData, base_run_config, prepare_data
 from search.samplers import PRUNERS, SAMPLERS, make_pruner, make_sampler
 from search.storage import add_study_options, check_study_name, open_storage
 from search.study import StudySettings, open_study
+from search.tokenizer import TokenizerHandle
 from search.trainer import checkpoint_steps
 from space.spaces import SPACES, SearchSpace
 from space.spec import SpaceSpec, baseline_schedules, load_space_spec
@@ -76,6 +79,11 @@ def add_search_options(parser: argparse.ArgumentParser) -> None:
     add("--workers", type=int, default=1, help="worker processes on CPU (default 1)")
     add("--objective", default=BUILTIN, help="module:function scoring a config instead of the trainer")
     add("--wandb", action="store_true", help="log each trial to Weights & Biases (offline without a login)")
+    add(
+        "--deterministic",
+        action="store_true",
+        help="deterministic GPU kernels: a retrained export repeats its trial's loss exactly (slower)",
+    )
 
 
 def make_plan(args: argparse.Namespace, log: bool = True) -> SearchPlan:
@@ -98,7 +106,7 @@ def make_plan(args: argparse.Namespace, log: bool = True) -> SearchPlan:
     storage = open_storage(args.storage)
     data = DataSpec(train=tuple(args.data), val=tuple(args.val_data), tokenizer=args.tokenizer)
     prepared = prepare_data(data, preset.model.vocab_size, progress=log) if objective == BUILTIN else None
-    base = base_run_config(preset_name, preset, data, prepared, tokens, args.seed)
+    base = base_run_config(preset_name, preset, data, prepared, tokens, args.seed, None, args.deterministic)
     settings = StudySettings(preset=preset_name, space=space_spec, objective=objective, base=base)
     return SearchPlan(args, storage, preset_note, space_spec, space, prepared, settings, gpus)
 
@@ -115,6 +123,50 @@ def _parse_gpus(text: str | None) -> list[int]:
     if missing or not gpus:
         raise ValueError(f"--gpus {text}: this machine has {visible} visible GPU(s)")
     return gpus
+
+
+@dataclass(frozen=True)
+class WorkerPlan:
+    """A checked plan as a spawned worker receives it, to be opened there without checking,
+    hashing or running git again: the parent did all that, the settings carry its provenance,
+    and the token cache folder it opened is never changed once built."""
+
+    args: argparse.Namespace
+    space_spec: SpaceSpec
+    space: SearchSpace
+    settings: StudySettings
+    # The built-in trainer's data; the token arrays go as their cache folder, since memory maps
+    # would be pickled as copies of the whole corpus.
+    tokenizer: TokenizerHandle | None = None
+    token_cache: Path | None = None
+    token_key: str = ""
+
+
+def plan_for_worker(plan: SearchPlan) -> WorkerPlan:
+    """What a spawned worker of ``plan`` needs, for one worker on the one GPU (or none) it sees."""
+    args = argparse.Namespace(**{**vars(plan.args), "gpus": None, "workers": 1})
+    if plan.prepared is None:
+        return WorkerPlan(args, plan.space_spec, plan.space, plan.settings)
+    tokens = plan.prepared.tokens
+    return WorkerPlan(
+        args,
+        plan.space_spec,
+        plan.space,
+        plan.settings,
+        tokenizer=plan.prepared.tokenizer,
+        token_cache=tokens.path,
+        token_key=tokens.key,
+    )
+
+
+def open_worker_plan(sent: WorkerPlan) -> SearchPlan:
+    """The plan in a spawned worker: its own storage connection and maps of the parent's token cache."""
+    prepared = None
+    if sent.tokenizer is not None and sent.token_cache is not None:
+        tokens = open_token_cache(sent.token_cache, sent.token_key)
+        prepared = PreparedData(tokens, sent.tokenizer)
+    storage = open_storage(sent.args.storage)
+    return SearchPlan(sent.args, storage, None, sent.space_spec, sent.space, prepared, sent.settings, [])
 
 
 def open_plan_study(plan: SearchPlan, worker_index: int) -> tuple[optuna.Study, bool]:

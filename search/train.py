@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from model.presets import PRESETS
 from search.devices import training_device
-from search.plots import plot_loss_curve
+from search.results import default_results_path, write_results
 from search.run_options import resolve_run
 from search.trainer import TrainingFailed, train
 from space.errors import describe
@@ -31,27 +31,19 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"training {run.model.schedule.key} ({run.model.params:,} parameters) on {run.train.tokens:,} tokens"
     )
+    device = training_device()
+    if device.type == "cuda" and not run.train.deterministic:
+        print(
+            "note: GPU kernels are not deterministic here, so a rerun's loss differs by about seed "
+            "noise; --deterministic (also for search.run) repeats a loss exactly"
+        )
     try:
-        result = train(run, prepared.tokens, prepared.tokenizer, training_device(), progress=True)
+        result = train(run, prepared.tokens, prepared.tokenizer, device, progress=True)
     except TrainingFailed as e:
         print(f"training failed: {e.reason}", file=sys.stderr)
         return 1
-    out = Path(
-        args.out
-        or f"runs/{run.preset or 'run'}-{run.model.schedule.key.replace(',', '-')}-seed{run.seed}.json"
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    report = {
-        "config": run.model_dump(mode="json"),
-        "result": result.summary(),
-        "loss_curve": result.loss_curve,
-    }
-    out.write_text(json.dumps(report, indent=2) + "\n")
-    out.with_suffix(".curve.csv").write_text(
-        "step,loss\n" + "".join(f"{i + 1},{v}\n" for i, v in enumerate(result.loss_curve))
-    )
-    tokens_per_step = run.train.batch_size * run.model.context
-    plot_loss_curve(result.loss_curve, tokens_per_step, result.checkpoints, out.with_suffix(".curve.png"))
+    out = Path(args.out) if args.out else default_results_path(run)
+    write_results(run, result, out)
     print(json.dumps({"val_loss": result.val_loss, "val_bpb": result.val_bpb, "results": str(out)}))
     return 0
 
@@ -74,6 +66,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--tokens", help="training tokens, e.g. 20M or 1.5B (default: the preset's)")
     parser.add_argument("--seed", type=int, help="weight init and data order (default: the config's, or 0)")
+    parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="deterministic GPU kernels, so a rerun repeats the loss exactly (default: the config's, or off)",
+    )
     parser.add_argument("--out", help="results JSON path (default: runs/<preset>-<schedule>-seed<seed>.json)")
     return parser
 

@@ -26,6 +26,7 @@ from search.batches import BatchLoader, val_batches
 from search.cache import TokenData
 from search.compiling import CompileMode, compile_model, default_compile_mode, warm_up_widths
 from search.config import RunConfig
+from search.determinism import deterministic_kernels
 from search.tokenizer import TokenizerHandle
 
 # Reporter(tokens_seen, val_loss) at each checkpoint before the final one: raise from it to stop
@@ -118,8 +119,10 @@ def train(
 ) -> TrainResult:
     """Train ``run`` on ``data`` and return its validation loss and measurements.
 
-    Raises TrainingFailed for a NaN/Inf loss, CUDA out of memory, or an estimated memory need
-    above the GPU's; exceptions raised by ``reporter`` (pruning) propagate unchanged.
+    With ``deterministic`` set in the run's settings, a rerun gives the same loss exactly (on
+    CPU it always does). Raises TrainingFailed for a NaN/Inf loss, CUDA out of memory, or an
+    estimated memory need above the GPU's; exceptions raised by ``reporter`` (pruning)
+    propagate unchanged.
     """
     started = time.perf_counter()
     cfg, settings = run.model, run.train
@@ -133,7 +136,7 @@ def train(
         )
     mode = compile_mode or default_compile_mode(device, cfg.budget.distinct_widths)
     try:
-        with _cuda_memory_scope(device):
+        with _cuda_memory_scope(device), deterministic_kernels(settings.deterministic):
             return _train(run, data, tokenizer, device, reporter, progress, mode, steps, started, estimated)
     except torch.cuda.OutOfMemoryError as e:
         raise TrainingFailed(

@@ -1,19 +1,29 @@
-"""Running a study's workers: in this process, or one process per GPU (or per ``--workers``)."""
+"""Running a study's workers: one in this process, and one spawned process for each further GPU
+(or ``--workers``)."""
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import os
 import sys
+import threading
 from collections.abc import Callable
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 
 import optuna
 import torch
 
 from search.progress import StudyProgress
 from search.runner import Worker, WorkerResult
-from search.setup import SearchPlan, make_objective, make_plan, open_plan_study
+from search.setup import (
+    SearchPlan,
+    WorkerPlan,
+    make_objective,
+    open_plan_study,
+    open_worker_plan,
+    plan_for_worker,
+)
 from search.signals import stop_on_sigterm
 from search.storage import artifact_dir
 
@@ -21,14 +31,18 @@ _POLL_S = 2.0
 
 
 def run_workers(plan: SearchPlan, study: optuna.Study) -> WorkerResult:
-    """Run the study to its target with ``plan.workers`` workers; returns the outcome."""
+    """Run the study to its target with ``plan.workers`` workers; returns the outcome.
+
+    Worker 0 runs in this process, which has the plan, the study and the data loaded already;
+    a spawned worker spends seconds importing and opening them before its first trial.
+    """
     progress = StudyProgress(study, plan.args.trials, plan.settings.base.seed)
     try:
         if plan.workers == 1:
             if plan.gpus:
                 torch.cuda.set_device(plan.gpus[0])
             return _work(plan, study, progress.write, progress.refresh, sys.stderr.isatty())
-        return _spawn(plan, study, progress)
+        return _work_beside_children(plan, study, progress)
     finally:
         progress.refresh()
         progress.close()
@@ -57,44 +71,87 @@ def _work(
     return worker.run()
 
 
-def _spawn(plan: SearchPlan, study: optuna.Study, progress: StudyProgress) -> WorkerResult:
-    """One process per worker, each pinned to its GPU; this process shows progress."""
-    context = multiprocessing.get_context("spawn")
+def _work_beside_children(plan: SearchPlan, study: optuna.Study, progress: StudyProgress) -> WorkerResult:
+    """Workers 1.. in spawned processes, each pinned to its GPU; worker 0 here, on the first GPU."""
     threads = cores_per_worker(plan.workers)
-    processes = []
-    for index in range(plan.workers):
-        gpu = plan.gpus[index] if plan.gpus else None
-        # A spawned child inherits the environment at start: it sees only its own GPU.
-        saved = os.environ.get("CUDA_VISIBLE_DEVICES")
-        if gpu is not None:
-            os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)
-        # The child sees one GPU (or none) and runs one worker on it.
-        child_args = argparse.Namespace(**{**vars(plan.args), "gpus": None, "workers": 1})
-        process = context.Process(target=_child, args=(child_args, index, threads), name=f"worker-{index}")
-        process.start()
-        _restore_env("CUDA_VISIBLE_DEVICES", saved)
-        processes.append(process)
+    threads_before = torch.get_num_threads()
+    sent = plan_for_worker(plan)
+    children: list[BaseProcess] = []
+
+    def log(line: str) -> None:
+        progress.write(f"[worker 0] {line}")
+
     try:
-        while any(p.is_alive() for p in processes):
-            for p in processes:
-                p.join(timeout=_POLL_S / len(processes))
-            progress.refresh()
+        # Every child starts before this process touches CUDA: while a child starts, this
+        # process's environment names only that child's GPU, and CUDA set up meanwhile would
+        # take it.
+        for index in range(1, plan.workers):
+            children.append(_start_child(plan, sent, index, threads))
+        if plan.gpus:
+            torch.cuda.set_device(plan.gpus[0])
+        torch.set_num_threads(threads)
+        with _Refresher(progress) as refresher:
+            mine = _work(plan, study, log, refresher.refresh, step_bars=False)
+            log(mine.reason)
+            for child in children:
+                child.join()
     except KeyboardInterrupt:
-        # A Ctrl-C reached every child too; a SIGTERM (timeout, a cluster) reached only this
-        # process: pass it on to children still running, so each records its interrupted trial.
-        for p in processes:
-            p.join(timeout=_POLL_S)
-        for p in processes:
-            if p.is_alive():
-                p.terminate()
-        for p in processes:
-            p.join()
+        # This process's trial is recorded. A Ctrl-C reached every child too; a SIGTERM (a
+        # timeout, a cluster) reached only this process: pass it on to children still running,
+        # so each records its interrupted trial.
+        for child in children:
+            child.join(timeout=_POLL_S)
+        for child in children:
+            if child.is_alive():
+                child.terminate()
+        for child in children:
+            child.join()
         raise
-    codes = [p.exitcode for p in processes]
+    finally:
+        # A caller in the same process (a test, a benchmark) gets its cores back.
+        torch.set_num_threads(threads_before)
+    codes = [mine.exit_code, *(child.exitcode for child in children)]
     worst = max((c for c in codes if c), default=0)
     return WorkerResult(
-        trained=-1, reason=f"{len(processes)} workers finished (exit codes {codes})", exit_code=worst
+        trained=mine.trained, reason=f"{plan.workers} workers finished (exit codes {codes})", exit_code=worst
     )
+
+
+def _start_child(plan: SearchPlan, sent: WorkerPlan, index: int, threads: int) -> BaseProcess:
+    """Spawn worker ``index``; it sees only its own GPU. (Fork is unsafe with CUDA and threads.)"""
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    saved = os.environ.get("CUDA_VISIBLE_DEVICES")
+    # A spawned child inherits the environment at start.
+    if plan.gpus:
+        os.environ["CUDA_VISIBLE_DEVICES"] = visible_device(saved, plan.gpus[index])
+    try:
+        process = context.Process(target=_child, args=(receiver, index, threads), name=f"worker-{index}")
+        process.start()
+    finally:
+        _restore_env("CUDA_VISIBLE_DEVICES", saved)
+    receiver.close()
+    # The child reads its plan only after its imports, seconds later, and a plan larger than the
+    # pipe's buffer (a 16k-token tokenizer is) blocks its writer until then: passed to start(),
+    # it kept this process's own first trial waiting 4.9 s. A thread writes it instead.
+    threading.Thread(target=_send, args=(sender, sent), name=f"plan-{index}", daemon=True).start()
+    return process
+
+
+def _send(connection: Connection, sent: WorkerPlan) -> None:
+    try:
+        with connection:
+            connection.send(sent)
+    except OSError:
+        pass  # the child ended before reading its plan; its exit code says why
+
+
+def visible_device(visible: str | None, gpu: int) -> str:
+    """The ``CUDA_VISIBLE_DEVICES`` entry of GPU number ``gpu`` as this process numbers them:
+    ``--gpus`` counts the GPUs this process sees, which ``visible`` (when set) already narrows."""
+    if visible is None:
+        return str(gpu)
+    return [entry.strip() for entry in visible.split(",")][gpu]
 
 
 def cores_per_worker(workers: int) -> int:
@@ -104,12 +161,42 @@ def cores_per_worker(workers: int) -> int:
     return max(1, len(os.sched_getaffinity(0)) // workers)
 
 
-def _child(args: argparse.Namespace, index: int, threads: int) -> None:
-    """A worker process: re-plan (the data cache is warm), open the study, run trials on
-    ``threads`` CPU threads."""
+class _Refresher:
+    """Refreshes the progress bar every ``_POLL_S`` from a thread, so children's trials show while
+    this process trains its own, and on request; one refresh at a time."""
+
+    def __init__(self, progress: StudyProgress) -> None:
+        self._progress = progress
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, name="progress", daemon=True)
+
+    def __enter__(self) -> _Refresher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def refresh(self) -> None:
+        """Re-read the study and update the bar now."""
+        with self._lock:
+            self._progress.refresh()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(_POLL_S):
+            self.refresh()
+
+
+def _child(receiver: Connection, index: int, threads: int) -> None:
+    """A spawned worker: receive and open the plan its parent checked, open the study, run
+    trials on ``threads`` CPU threads."""
     stop_on_sigterm()
     torch.set_num_threads(threads)
-    plan = make_plan(args, log=False)
+    with receiver:
+        sent: WorkerPlan = receiver.recv()
+    plan = open_worker_plan(sent)
     study, _ = open_plan_study(plan, index)
 
     def log(line: str) -> None:

@@ -248,7 +248,6 @@ def check_soaked(trials: list, target: int) -> None:
     trained = [t.user_attrs["schedule_key"] for t in trials if counts(t)]
     assert len(trained) == len(set(trained)), "a schedule was trained twice"
     assert not [t for t in trials if t.user_attrs.get("outcome") == "error"]
-    assert len({t.system_attrs["hourglass_pid"] for t in trials}) >= 2  # workers shared the work
 
 
 def test_four_workers_share_the_default_storage(tmp_path, tiny_args):

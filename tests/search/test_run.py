@@ -147,6 +147,16 @@ def test_best_config_exports_and_trains_to_the_same_loss(study_dir: Path, tmp_pa
     assert results.with_suffix(".curve.png").exists() and results.with_suffix(".curve.csv").exists()
 
 
+def test_a_deterministic_study_exports_deterministic_training(tmp_path: Path, tiny_args: list[str], capsys):
+    assert run(tmp_path, tiny_args, "--deterministic", trials=2, study="D") == 0
+    out = tmp_path / "best.json"
+    assert best_main(["--study", "D", "--storage", str(tmp_path / "studies.db"), "--out", str(out)]) == 0
+    assert RunConfig.model_validate_json(out.read_text()).train.deterministic
+    # Resuming it with other kernels would mix two kinds of trials in one study.
+    assert run(tmp_path, tiny_args, trials=3, study="D") == 2
+    assert "created with other settings" in capsys.readouterr().err
+
+
 def test_a_worker_killed_mid_trial_costs_only_its_trial(tmp_path: Path, tiny_args: list[str]):
     settings = tmp_path / "settings.json"
     settings.write_text(json.dumps({"space": "composition", "noise_seeds": 1}))

@@ -86,3 +86,38 @@ def test_learning_rate_warms_up_then_decays_to_the_floor():
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
     assert lrs[-1] == pytest.approx(0.1)
     assert all(a >= b for a, b in itertools.pairwise(lrs[9:]))
+
+
+def test_deterministic_setting_holds_for_its_run_only(tiny_spec, tiny_data):
+    seen: list[bool] = []
+
+    def reporter(tokens: int, val_loss: float) -> None:
+        seen.append(torch.are_deterministic_algorithms_enabled())
+
+    assert not torch.are_deterministic_algorithms_enabled()
+    run = tiny_run(tiny_spec, tiny_data, deterministic=True)
+    exact = train(run, tiny_data.tokens, tiny_data.tokenizer, CPU, reporter=reporter)
+    assert seen and all(seen)
+    assert not torch.are_deterministic_algorithms_enabled()
+    # CPU kernels are deterministic anyway: the setting changes nothing there.
+    plain = train(tiny_run(tiny_spec, tiny_data), tiny_data.tokens, tiny_data.tokenizer, CPU)
+    assert exact.loss_curve == plain.loss_curve and exact.val_loss == plain.val_loss
+
+
+def test_deterministic_setting_is_restored_when_the_run_fails(tiny_spec, tiny_data):
+    run = tiny_run(
+        tiny_spec, tiny_data, tokens=64 * 8 * 64, lr=1e6, grad_clip=1e9, warmup_frac=0.0, deterministic=True
+    )
+    with pytest.raises(TrainingFailed):
+        train(run, tiny_data.tokens, tiny_data.tokenizer, CPU)
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_deterministic_gpu_runs_repeat_exactly(tiny_spec, tiny_data):
+    cuda = torch.device("cuda")
+    run = tiny_run(tiny_spec, tiny_data, tokens=64 * 8 * 64, deterministic=True)
+    first = train(run, tiny_data.tokens, tiny_data.tokenizer, cuda)
+    again = train(run, tiny_data.tokens, tiny_data.tokenizer, cuda)
+    assert first.loss_curve == again.loss_curve and first.val_loss == again.val_loss
