@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,8 @@ from pathlib import Path
 import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial
+
+from search.periodic import Periodic
 
 HEARTBEAT_S = float(os.environ.get("HOURGLASS_HEARTBEAT_S", "10"))
 GRACE_S = float(os.environ.get("HOURGLASS_GRACE_S", str(6 * HEARTBEAT_S)))
@@ -68,29 +69,20 @@ def dead_reason(trial: FrozenTrial, me: WorkerIdentity, now: float | None = None
     return f"{who} sent no heartbeat for {silent:.0f} s" if silent > GRACE_S else None
 
 
-class Heartbeat:
+class Heartbeat(Periodic):
     """Refreshes a trial's heartbeat from a background thread while the trial runs."""
 
     def __init__(self, storage: BaseStorage, trial_id: int) -> None:
+        super().__init__(HEARTBEAT_S, self._beat, f"heartbeat-{trial_id}")
         self._storage = storage
         self._trial_id = trial_id
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{trial_id}", daemon=True)
 
-    def __enter__(self) -> Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _beat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_S):
-            try:
-                self._storage.set_trial_system_attr(self._trial_id, _BEAT, time.time())
-            except optuna.exceptions.UpdateFinishedTrialError:
-                return  # another worker judged this trial dead; the runner finds out at tell()
+    def _beat(self) -> bool:
+        try:
+            self._storage.set_trial_system_attr(self._trial_id, _BEAT, time.time())
+        except optuna.exceptions.UpdateFinishedTrialError:
+            return False  # another worker judged this trial dead; the runner finds out at tell()
+        return True
 
 
 def _boot_id() -> str:

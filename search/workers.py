@@ -14,6 +14,7 @@ from multiprocessing.process import BaseProcess
 import optuna
 import torch
 
+from search.periodic import Periodic
 from search.progress import StudyProgress
 from search.runner import Worker, WorkerResult
 from search.setup import (
@@ -81,6 +82,12 @@ def _work_beside_children(plan: SearchPlan, study: optuna.Study, progress: Study
     def log(line: str) -> None:
         progress.write(f"[worker 0] {line}")
 
+    lock = threading.Lock()
+
+    def refresh() -> None:
+        with lock:  # the polling thread and this process's finished trials, one at a time
+            progress.refresh()
+
     try:
         # Every child starts before this process touches CUDA: while a child starts, this
         # process's environment names only that child's GPU, and CUDA set up meanwhile would
@@ -90,8 +97,9 @@ def _work_beside_children(plan: SearchPlan, study: optuna.Study, progress: Study
         if plan.gpus:
             torch.cuda.set_device(plan.gpus[0])
         torch.set_num_threads(threads)
-        with _Refresher(progress) as refresher:
-            mine = _work(plan, study, log, refresher.refresh, step_bars=False)
+        # The bar shows children's trials while this process trains its own.
+        with Periodic(_POLL_S, refresh, "progress"):
+            mine = _work(plan, study, log, refresh, step_bars=False)
             log(mine.reason)
             for child in children:
                 child.join()
@@ -159,34 +167,6 @@ def cores_per_worker(workers: int) -> int:
     least one. With every worker using all cores, 2 CPU workers on 2 cores ran a trial 3 to 8
     times slower than one worker alone."""
     return max(1, len(os.sched_getaffinity(0)) // workers)
-
-
-class _Refresher:
-    """Refreshes the progress bar every ``_POLL_S`` from a thread, so children's trials show while
-    this process trains its own, and on request; one refresh at a time."""
-
-    def __init__(self, progress: StudyProgress) -> None:
-        self._progress = progress
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, name="progress", daemon=True)
-
-    def __enter__(self) -> _Refresher:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def refresh(self) -> None:
-        """Re-read the study and update the bar now."""
-        with self._lock:
-            self._progress.refresh()
-
-    def _poll(self) -> None:
-        while not self._stop.wait(_POLL_S):
-            self.refresh()
 
 
 def _child(receiver: Connection, index: int, threads: int) -> None:
