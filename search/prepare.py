@@ -69,6 +69,15 @@ def provenance(prepared: PreparedData) -> Provenance:
     )
 
 
+def train_changes(tokens: int | None, deterministic: bool) -> dict[str, object]:
+    """Training settings a command line replaces: the token budget when given, deterministic
+    kernels when asked for (a flag only turns them on)."""
+    return {
+        **({"tokens": tokens} if tokens is not None else {}),
+        **({"deterministic": True} if deterministic else {}),
+    }
+
+
 def base_run_config(
     preset_name: str,
     preset: Preset,
@@ -88,10 +97,7 @@ def base_run_config(
     if schedule is not None:
         model = model.with_schedule(schedule)
     train = preset.train
-    changes = {
-        **({"tokens": tokens} if tokens is not None else {}),
-        **({"deterministic": True} if deterministic else {}),
-    }
+    changes = train_changes(tokens, deterministic)
     if changes:
         train = TrainSettings.model_validate({**train.model_dump(), **changes})
     return RunConfig(

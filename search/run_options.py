@@ -9,7 +9,7 @@ from model.presets import get_preset
 from search.config import DataSpec, RunConfig, load_run_config
 from search.counts import parse_count
 from search.devices import default_preset
-from search.prepare import PreparedData, base_run_config, prepare_data, provenance
+from search.prepare import PreparedData, base_run_config, prepare_data, provenance, train_changes
 from space.schedule import Schedule, parse_mults
 
 
@@ -31,12 +31,9 @@ def resolve_run(args: argparse.Namespace) -> tuple[RunConfig, PreparedData]:
             "seed": loaded.seed if args.seed is None else args.seed,
             "provenance": provenance(prepared).model_dump(),
         }
-        train_changes = {
-            **({"tokens": tokens} if tokens is not None else {}),
-            **({"deterministic": True} if args.deterministic else {}),
-        }
-        if train_changes:
-            update["train"] = {**loaded.train.model_dump(), **train_changes}
+        changes = train_changes(tokens, args.deterministic)
+        if changes:
+            update["train"] = {**loaded.train.model_dump(), **changes}
         return RunConfig.model_validate({**loaded.model_dump(), **update}), prepared
     name = args.preset
     if name is None:
