@@ -14,10 +14,15 @@ trainer runs it), under each attention backend, and with one change to the train
   three tensors of one layout;
 - ``one-qkv-buffer``: rotated q and k and a copy of v written into one (B, T, 3, H, D) buffer,
   the layout the reference passes;
-- ``deterministic``: with deterministic kernels, as ``TrainSettings.deterministic`` trains.
+- ``deterministic``: with deterministic kernels, as ``TrainSettings.deterministic`` trains;
+- ``coordinate-descent``: Inductor tunes the block size of every generated kernel by coordinate
+  descent (``coordinate_descent_tuning``);
+- ``max-autotune``: Inductor also benchmarks Triton matmul templates against cuBLAS and picks
+  the faster per shape (the ``max-autotune-no-cudagraphs`` mode).
 
 Every variant runs in its own process with Inductor's caches off, so one variant's kernels are
-never reused by the next. Prints one JSON line per variant.
+never reused by the next. Prints one JSON line per variant; ``--profile`` adds the kernels that
+took the most GPU time per step.
 """
 
 from __future__ import annotations
@@ -29,9 +34,11 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
+import torch._inductor.config as inductor_config
 import torch.nn.functional as F
 
 from bench.trainer import DEFAULT_REFERENCE
@@ -52,9 +59,18 @@ VARIANTS = (
     ("trainer", "default", "contiguous-v"),
     ("trainer", "default", "one-qkv-buffer"),
     ("trainer", "default", "deterministic"),
+    ("trainer", "default", "coordinate-descent"),
+    ("trainer", "default", "max-autotune"),
+    ("reference", "default", "coordinate-descent"),
     ("reference", "default", "none"),  # again, last: how much the figures drift in one session
 )
 STEPS = 60
+PROFILED_STEPS = 5
+TOP_KERNELS = 15
+INDUCTOR_CHANGES = {
+    "coordinate-descent": {"coordinate_descent_tuning": True},
+    "max-autotune": {"max_autotune": True, "coordinate_descent_tuning": True},
+}
 
 
 def _rotary_before_transpose(
@@ -109,10 +125,10 @@ def use_attention_backend(name: str) -> None:
     cuda.enable_math_sdp(False)
 
 
-def step_seconds(
+def make_step(
     model: torch.nn.Module, fwd: torch.nn.Module, batch: int, context: int, vocab: int, clip: bool
-) -> tuple[float, float]:
-    """(first step, mean of ``STEPS`` steps after 3 warm-up steps) in seconds."""
+) -> Callable[[], None]:
+    """One training step on fixed random tokens: forward, backward, (clipping), fused AdamW."""
     params = list(model.parameters())
     optimizer = torch.optim.AdamW(params, lr=1e-4, fused=True)
     idx, tgt = (torch.randint(0, vocab, (batch, context), device="cuda") for _ in range(2))
@@ -126,6 +142,11 @@ def step_seconds(
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
+    return step
+
+
+def step_seconds(step: Callable[[], None]) -> tuple[float, float]:
+    """(first step, mean of ``STEPS`` steps after 3 warm-up steps) in seconds."""
     started = time.perf_counter()
     step()
     torch.cuda.synchronize()
@@ -140,13 +161,34 @@ def step_seconds(
     return first, (time.perf_counter() - started) / STEPS
 
 
+def top_kernels(step: Callable[[], None]) -> list[dict[str, object]]:
+    """The ``TOP_KERNELS`` GPU kernels with the most time per step over ``PROFILED_STEPS`` steps."""
+    activities = [torch.profiler.ProfilerActivity.CUDA]
+    with torch.profiler.profile(activities=activities) as profiler:
+        for _ in range(PROFILED_STEPS):
+            step()
+        torch.cuda.synchronize()
+    kernels = [e for e in profiler.key_averages() if e.device_time_total > 0]
+    kernels.sort(key=lambda e: e.device_time_total, reverse=True)
+    return [
+        {
+            "kernel": e.key[:90],
+            "ms_per_step": round(e.device_time_total / 1e3 / PROFILED_STEPS, 3),
+            "calls_per_step": e.count // PROFILED_STEPS,
+        }
+        for e in kernels[:TOP_KERNELS]
+    ]
+
+
 def measure(
-    preset_name: str, model_kind: str, backend: str, change: str, reference: Path
+    preset_name: str, model_kind: str, backend: str, change: str, reference: Path, profile: bool
 ) -> dict[str, object]:
-    """Time one variant in this process."""
+    """Time one variant in this process (and list its busiest kernels with ``profile``)."""
     use_attention_backend(backend)
     if change == "deterministic":
         deterministic_kernels(True).__enter__()  # for the rest of this process
+    for option, value in INDUCTOR_CHANGES.get(change, {}).items():
+        setattr(inductor_config, option, value)  # this process runs one variant only
     preset = get_preset(preset_name)
     shape, batch = preset.model, preset.train.batch_size
     torch.manual_seed(0)
@@ -169,17 +211,19 @@ def measure(
         fwd = compile_model(model, "static", config.budget.distinct_widths)
     # Each steps as it trains: the reference's own loop does not clip gradients, the trainer does.
     clip = model_kind == "trainer"
-    first, step = step_seconds(model, fwd, batch, shape.context, shape.vocab_size, clip)
+    step = make_step(model, fwd, batch, shape.context, shape.vocab_size, clip)
+    first, seconds = step_seconds(step)
+    kernels = {"top_kernels": top_kernels(step)} if profile else {}
     return {
         "preset": preset_name,
         "model": model_kind,
         "attention": backend,
         "change": change,
-        "tokens_per_s": round(batch * shape.context / step),
-        "step_ms": round(step * 1e3, 2),
+        "tokens_per_s": round(batch * shape.context / seconds),
+        "step_ms": round(seconds * 1e3, 2),
         "first_step_s": round(first, 1),
         "peak_mem_gb": round(torch.cuda.max_memory_allocated() / 2**30, 2),
-    }
+    } | kernels
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,17 +231,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.step_variants", description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="small", help="model shape (default small)")
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE, help="reference_decoder.py")
+    parser.add_argument("--profile", action="store_true", help="also list each variant's busiest kernels")
+    parser.add_argument("--only", help="comma-separated changes to run beside the baselines (default: all)")
     parser.add_argument("--one", nargs=3, metavar=("MODEL", "ATTENTION", "CHANGE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not torch.cuda.is_available():
         parser.error("needs a CUDA GPU")
     if args.one:
-        print(json.dumps(measure(args.preset, *args.one, args.reference)), flush=True)
+        print(json.dumps(measure(args.preset, *args.one, args.reference, args.profile)), flush=True)
         return 0
     env = {**os.environ, "TORCHINDUCTOR_FX_GRAPH_CACHE": "0", "TORCHINDUCTOR_AUTOGRAD_CACHE": "0"}
+    chosen = set(args.only.split(",")) if args.only else None
     for variant in VARIANTS:
+        baseline = variant[1:] == ("default", "none")
+        if chosen is not None and not baseline and variant[2] not in chosen:
+            continue
         command = [sys.executable, "-m", "bench.step_variants", "--preset", args.preset,
                    "--reference", str(args.reference), "--one", *variant]  # fmt: skip
+        command += ["--profile"] if args.profile else []
         done = subprocess.run(command, capture_output=True, text=True, env=env)
         lines = done.stdout.strip().splitlines()
         if done.returncode == 0 and lines:

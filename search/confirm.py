@@ -7,6 +7,11 @@ reference baseline (uniform) comes with a t-based confidence interval, and a win
 only when its whole interval lies below zero. A longer run also reports Kendall's tau between
 the short and the long ranking: whether the search's short trials predict longer training.
 
+The best schedules are ranked by a Gaussian process's posterior mean over all the study's
+trials (``search.recommend``), not by their single noisy losses, so a lucky seed does not take
+a place that a schedule with consistently good neighbours deserves; a study with fewer than
+``MIN_TRIALS`` trials is ranked by loss, and the plan says which ranking it used.
+
 Runs already made at the same (schedule, seed, tokens), by the study's trials or an earlier
 confirmation, are reused, not trained again. Every run is stored with the study as soon as it
 finishes (``confirmation_runs``), so an interrupted confirmation continues where it stopped; the
@@ -33,6 +38,7 @@ from search.counts import parse_count
 from search.devices import training_device
 from search.objective import BUILTIN, FunctionObjective, Objective, TrainingObjective, load_function
 from search.prepare import prepare_data
+from search.recommend import MIN_TRIALS, rank_by_model
 from search.signals import stop_on_sigterm
 from search.stats import MeanDifference, kendall_tau, mean_difference, paired_differences
 from search.storage import add_study_options, load_existing_study
@@ -133,6 +139,7 @@ class Confirmation(BaseModel):
     trained: int
     reused: int
     fidelity: Fidelity | None = None
+    ranking: str | None = Field(default=None, description="how the confirmed trials were chosen")
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,7 @@ class ConfirmPlan:
     seeds: list[int]
     tokens: int
     known: dict[tuple[str, int, int], float]
+    ranking: str
 
     @property
     def study_tokens(self) -> int:
@@ -164,7 +172,7 @@ class ConfirmPlan:
         return (
             f"confirming {len(self.candidates)} schedules ({names}) at seeds {_seed_range(self.seeds)}, "
             f"{self.tokens:,} tokens each: {total - len(self.missing)} of {total} runs reused, "
-            f"{len(self.missing)} to train"
+            f"{len(self.missing)} to train; trials ranked by {self.ranking}"
         )
 
 
@@ -182,17 +190,30 @@ def plan_confirmation(study: optuna.Study, top: int, seeds: int, tokens: int | N
             f"study '{study.study_name}' has no completed trials yet; run python -m search.run first"
         )
     first = settings.base.seed
+    ranked, ranking = rank_trials(trials)
     return ConfirmPlan(
         settings=settings,
-        candidates=select_candidates(trials, settings, top),
+        candidates=select_candidates(ranked, settings, top),
         seeds=list(range(first, first + seeds)),
         tokens=tokens or settings.base.train.tokens,
         known=known_results(trials, settings, stored_runs(study)),
+        ranking=ranking,
     )
 
 
-def select_candidates(trials: Sequence[FrozenTrial], settings: StudySettings, top: int) -> list[Candidate]:
-    """The study's baselines (the reference first), then its ``top`` best distinct other schedules."""
+def rank_trials(trials: Sequence[FrozenTrial]) -> tuple[list[FrozenTrial], str]:
+    """The completed trials best first, and how they were ranked: by the model's posterior mean
+    over all of them (every seed, baselines included), or by loss below ``MIN_TRIALS`` trials."""
+    if len(trials) < MIN_TRIALS:
+        ranked = sorted(trials, key=lambda t: (t.value, t.number))
+        return ranked, f"loss (fewer than {MIN_TRIALS} trials for a model)"
+    order = rank_by_model([t.user_attrs["mlp_mults"] for t in trials], [float(t.value) for t in trials])
+    return [trials[i] for i in order], f"the model's posterior mean over {len(trials)} trials"
+
+
+def select_candidates(ranked: Sequence[FrozenTrial], settings: StudySettings, top: int) -> list[Candidate]:
+    """The study's baselines (the reference first), then the first ``top`` distinct other
+    schedules of ``ranked`` (trials best first)."""
     space = settings.space.build(settings.base.model.budget)
     baselines = baseline_schedules(settings.space, space)
     if not baselines:
@@ -201,11 +222,11 @@ def select_candidates(trials: Sequence[FrozenTrial], settings: StudySettings, to
     taken = {c.key for c in chosen}
     sampled = [
         t
-        for t in trials
+        for t in ranked
         if "baseline" not in t.user_attrs
         and int(t.user_attrs.get("seed", settings.base.seed)) == settings.base.seed
     ]
-    for trial in sorted(sampled, key=lambda t: (t.value, t.number)):
+    for trial in sampled:
         schedule = Schedule(budget=space.budget, mults=tuple(trial.user_attrs["mlp_mults"]))
         if schedule.key not in taken and len(chosen) < len(baselines) + top:
             taken.add(schedule.key)
@@ -404,6 +425,7 @@ def summarize_confirmation(plan: ConfirmPlan, trained: Trained) -> Confirmation:
         trained=len(trained.losses),
         reused=len(plan.candidates) * len(plan.seeds) - len(plan.missing),
         fidelity=fidelity(short, long, plan.study_tokens) if plan.tokens != plan.study_tokens else None,
+        ranking=plan.ranking,
     )
 
 
@@ -509,7 +531,8 @@ def format_table(record: Confirmation) -> str:
     rows = [result_headers(record), *result_rows(record)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-    return "\n".join([*lines, "", f"verdict: {record.verdict}", *fidelity_lines(record)])
+    ranking = [f"trials ranked by {record.ranking}"] if record.ranking else []
+    return "\n".join([*lines, "", f"verdict: {record.verdict}", *ranking, *fidelity_lines(record)])
 
 
 def confirmation_section(records: Sequence[Confirmation]) -> str:
@@ -526,6 +549,8 @@ def confirmation_section(records: Sequence[Confirmation]) -> str:
             row[1] = f"`{row[1]}`"
             lines.append("| " + " | ".join(row) + " |")
         lines += ["", f"**Verdict:** {record.verdict}", ""]
+        if record.ranking:
+            lines += [f"Trials ranked by {record.ranking}.", ""]
         if record.fidelity is not None:
             lines += [*(f"{line}  " for line in fidelity_lines(record)), ""]
     if len(records) > NOTE_RECORDS:

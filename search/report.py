@@ -323,6 +323,7 @@ def _confirmation(record: Confirmation) -> str:
         f"<h3>{_e(record.created)}: {record.tokens:,} tokens, seeds {_e(seeds)}</h3>"
         + table
         + f"<p class='verdict'><b>Verdict:</b> {_e(record.verdict)}</p>"
+        + (f"<p class='note'>Trials ranked by {_e(record.ranking)}.</p>" if record.ranking else "")
         + fidelity
         + _image(_confirmation_figure(record), f"confirmation of {record.created}: difference from reference")
     )

@@ -8,8 +8,11 @@ import optuna
 import pytest
 
 from bench.search import (
+    MODEL_EVERY,
     SHAPES,
+    SIMULATED,
     Cell,
+    ModelRule,
     censored_median,
     family_members,
     hourglass_units,
@@ -18,11 +21,13 @@ from bench.search import (
     parameter_grid,
     random_composition_pool,
     recommended,
+    requirement,
     simulate_random,
     trials_to_target,
     uniform_valid_schedules,
     verdict,
 )
+from search.recommend import MIN_TRIALS, posterior_means
 from space.budget import Budget
 from space.schedule import Schedule
 from space.spaces import CompositionSpace, HourglassSpace, RampSpace, layer_param_name
@@ -97,6 +102,48 @@ def test_verdict_on_censored_medians():
     assert verdict(cell([None] * 3, 200), cell([450] * 3, 600))["holds"] is False
     # TPE above its cap of 200, random's median 900 >= 3 x 200: TPE may still make it
     assert verdict(cell([None] * 3, 200), cell([900] * 3, 2000))["holds"] is None
+
+
+def test_a_lower_bound_on_random_search_can_show_the_requirement_holds_but_never_fails():
+    bound = cell([600] * 3, 20000)
+    assert verdict(cell([150] * 3, 1500), bound, lower_bound=True)["holds"] is True
+    assert verdict(cell([250] * 3, 1500), bound, lower_bound=True)["holds"] is None
+    assert verdict(cell([None] * 3, 1500), bound, lower_bound=True)["holds"] is None
+    assert verdict(cell([250] * 3, 1500), bound)["holds"] is False
+
+
+def test_noisy_problems_without_a_simulation_are_judged_against_their_noise_free_twin():
+    def at(sampler, problem, runs, cap):
+        return Cell("composition", sampler, problem, cap, 0.0, runs, [])
+
+    cells = [
+        at("tpe", "ramp", [50] * 10, 300),
+        at("tpe", "ramp +noise", [120] * 10, 1500),
+        at(SIMULATED, "ramp", [600] * 1000, 20000),
+    ]
+    rows = {row["problem"]: row for row in requirement(cells)["per_problem"]}
+    assert rows["ramp +noise"]["random_problem"] == "ramp"
+    assert rows["ramp +noise"]["holds"] is True and rows["ramp +noise"]["ratio_is_upper_bound"]
+    assert rows["ramp"]["holds"] is True and not rows["ramp"]["ratio_is_upper_bound"]
+
+
+def test_model_rule_follows_the_posterior_mean_at_its_checkpoints_only():
+    rule = ModelRule()
+    rng = np.random.default_rng(0)
+    draws = uniform_valid_schedules(Budget(), 3 * MODEL_EVERY, rng)
+    observed: dict[tuple[int, ...], float] = {}
+    for n, row in enumerate(draws, 1):
+        observed[tuple(int(m) for m in row)] = float(rng.normal(5.0, 0.3))
+        choice = rule.choose(observed)
+        values = np.fromiter(observed.values(), dtype=float)
+        if n < MIN_TRIALS:
+            assert choice == int(np.argmin(values))
+        elif n == MIN_TRIALS or n % MODEL_EVERY == 0:
+            mults = np.array(list(observed), dtype=float)
+            assert choice == int(np.argmin(posterior_means(mults, values, rule.fit)))
+            at_checkpoint = choice
+        else:
+            assert choice == at_checkpoint  # held until the next checkpoint
 
 
 def test_simulated_random_search_follows_the_recommendation_rule():
