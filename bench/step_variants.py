@@ -18,7 +18,10 @@ trainer runs it), under each attention backend, and with one change to the train
 - ``coordinate-descent``: Inductor tunes the block size of every generated kernel by coordinate
   descent (``coordinate_descent_tuning``);
 - ``max-autotune``: Inductor also benchmarks Triton matmul templates against cuBLAS and picks
-  the faster per shape (the ``max-autotune-no-cudagraphs`` mode).
+  the faster per shape (the ``max-autotune-no-cudagraphs`` mode);
+- ``no-clip``: without gradient clipping (an ablation: what the trainer's clipping costs);
+- ``real-tokens``: the first batch of a token cache's ``train.bin`` (``--tokens``) instead of
+  random ids: whether text's skewed token counts slow a step (embedding backward, cross-entropy).
 
 Every variant runs in its own process with Inductor's caches off, so one variant's kernels are
 never reused by the next. Prints one JSON line per variant; ``--profile`` adds the kernels that
@@ -37,6 +40,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch._inductor.config as inductor_config
 import torch.nn.functional as F
@@ -61,6 +65,8 @@ VARIANTS = (
     ("trainer", "default", "deterministic"),
     ("trainer", "default", "coordinate-descent"),
     ("trainer", "default", "max-autotune"),
+    ("trainer", "default", "no-clip"),
+    ("trainer", "default", "real-tokens"),
     ("reference", "default", "coordinate-descent"),
     ("reference", "default", "none"),  # again, last: how much the figures drift in one session
 )
@@ -125,13 +131,25 @@ def use_attention_backend(name: str) -> None:
     cuda.enable_math_sdp(False)
 
 
-def make_step(
-    model: torch.nn.Module, fwd: torch.nn.Module, batch: int, context: int, vocab: int, clip: bool
-) -> Callable[[], None]:
-    """One training step on fixed random tokens: forward, backward, (clipping), fused AdamW."""
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+def fixed_batch(batch: int, context: int, vocab: int, tokens: Path | None) -> Batch:
+    """(inputs, targets) on the GPU: random ids, or the first batch of a token cache's split file."""
+    if tokens is None:
+        inputs, targets = (torch.randint(0, vocab, (batch, context), device="cuda") for _ in range(2))
+        return inputs, targets
+    dtype = json.loads((tokens.parent / "meta.json").read_text())["dtype"]
+    ids = np.memmap(tokens, dtype=dtype, mode="r")[: batch * (context + 1)].astype(np.int64)
+    rows = torch.from_numpy(ids.reshape(batch, context + 1)).cuda()
+    return rows[:, :-1].contiguous(), rows[:, 1:].contiguous()
+
+
+def make_step(model: torch.nn.Module, fwd: torch.nn.Module, batch: Batch, clip: bool) -> Callable[[], None]:
+    """One training step on a fixed batch: forward, backward, (clipping), fused AdamW."""
     params = list(model.parameters())
     optimizer = torch.optim.AdamW(params, lr=1e-4, fused=True)
-    idx, tgt = (torch.randint(0, vocab, (batch, context), device="cuda") for _ in range(2))
+    idx, tgt = batch
 
     def step() -> None:
         with torch.autocast("cuda", dtype=torch.bfloat16):
@@ -181,7 +199,13 @@ def top_kernels(step: Callable[[], None]) -> list[dict[str, object]]:
 
 
 def measure(
-    preset_name: str, model_kind: str, backend: str, change: str, reference: Path, profile: bool
+    preset_name: str,
+    model_kind: str,
+    backend: str,
+    change: str,
+    reference: Path,
+    profile: bool,
+    tokens: Path | None = None,
 ) -> dict[str, object]:
     """Time one variant in this process (and list its busiest kernels with ``profile``)."""
     use_attention_backend(backend)
@@ -210,8 +234,9 @@ def measure(
             model = decoder.Decoder(config)
         fwd = compile_model(model, "static", config.budget.distinct_widths)
     # Each steps as it trains: the reference's own loop does not clip gradients, the trainer does.
-    clip = model_kind == "trainer"
-    step = make_step(model, fwd, batch, shape.context, shape.vocab_size, clip)
+    clip = model_kind == "trainer" and change != "no-clip"
+    ids = fixed_batch(batch, shape.context, shape.vocab_size, tokens if change == "real-tokens" else None)
+    step = make_step(model, fwd, ids, clip)
     first, seconds = step_seconds(step)
     kernels = {"top_kernels": top_kernels(step)} if profile else {}
     return {
@@ -231,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.step_variants", description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="small", help="model shape (default small)")
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE, help="reference_decoder.py")
+    parser.add_argument("--tokens", type=Path, help="a token cache's train.bin, for the real-tokens variant")
     parser.add_argument("--profile", action="store_true", help="also list each variant's busiest kernels")
     parser.add_argument("--only", help="comma-separated changes to run beside the baselines (default: all)")
     parser.add_argument("--one", nargs=3, metavar=("MODEL", "ATTENTION", "CHANGE"), help=argparse.SUPPRESS)
@@ -238,7 +264,9 @@ def main(argv: list[str] | None = None) -> int:
     if not torch.cuda.is_available():
         parser.error("needs a CUDA GPU")
     if args.one:
-        print(json.dumps(measure(args.preset, *args.one, args.reference, args.profile)), flush=True)
+        print(
+            json.dumps(measure(args.preset, *args.one, args.reference, args.profile, args.tokens)), flush=True
+        )
         return 0
     env = {**os.environ, "TORCHINDUCTOR_FX_GRAPH_CACHE": "0", "TORCHINDUCTOR_AUTOGRAD_CACHE": "0"}
     chosen = set(args.only.split(",")) if args.only else None
@@ -249,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         command = [sys.executable, "-m", "bench.step_variants", "--preset", args.preset,
                    "--reference", str(args.reference), "--one", *variant]  # fmt: skip
         command += ["--profile"] if args.profile else []
+        command += ["--tokens", str(args.tokens)] if args.tokens else []
         done = subprocess.run(command, capture_output=True, text=True, env=env)
         lines = done.stdout.strip().splitlines()
         if done.returncode == 0 and lines:
