@@ -38,11 +38,12 @@ from search.counts import parse_count
 from search.devices import training_device
 from search.objective import BUILTIN, FunctionObjective, Objective, TrainingObjective, load_function
 from search.prepare import prepare_data
-from search.recommend import MIN_TRIALS, rank_by_model
+from search.recommend import MIN_TRIALS
 from search.signals import stop_on_sigterm
 from search.stats import MeanDifference, kendall_tau, mean_difference, paired_differences
 from search.storage import add_study_options, load_existing_study
 from search.study import StudySettings, study_settings
+from search.summary import model_ranking
 from search.trainer import TrainingFailed
 from space.errors import describe
 from space.schedule import Schedule
@@ -204,11 +205,11 @@ def plan_confirmation(study: optuna.Study, top: int, seeds: int, tokens: int | N
 def rank_trials(trials: Sequence[FrozenTrial]) -> tuple[list[FrozenTrial], str]:
     """The completed trials best first, and how they were ranked: by the model's posterior mean
     over all of them (every seed, baselines included), or by loss below ``MIN_TRIALS`` trials."""
-    if len(trials) < MIN_TRIALS:
+    ranking = model_ranking(trials)
+    if ranking is None:
         ranked = sorted(trials, key=lambda t: (t.value, t.number))
         return ranked, f"loss (fewer than {MIN_TRIALS} trials for a model)"
-    order = rank_by_model([t.user_attrs["mlp_mults"] for t in trials], [float(t.value) for t in trials])
-    return [trials[i] for i in order], f"the model's posterior mean over {len(trials)} trials"
+    return [t for t, _ in ranking], f"the model's posterior mean over {len(trials)} trials"
 
 
 def select_candidates(ranked: Sequence[FrozenTrial], settings: StudySettings, top: int) -> list[Candidate]:

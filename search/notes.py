@@ -7,11 +7,12 @@ from optuna_dashboard import save_note
 
 from search.confirm import confirmation_section, stored_confirmations
 from search.study import study_settings
-from search.summary import StudySummary, summarize
+from search.summary import ModelPick, StudySummary, model_pick, summarize
 
 
-def study_note(name: str, summary: StudySummary, study_seed: int) -> str:
-    """Markdown: the best schedule, each baseline, and the difference to the reference."""
+def study_note(name: str, summary: StudySummary, study_seed: int, pick: ModelPick | None = None) -> str:
+    """Markdown: the best schedule, the model's pick, each baseline, and the difference to the
+    reference."""
     lines = [f"## Hourglass study `{name}`", ""]
     lines.append(
         f"{summary.counted} trials counted; outcomes: "
@@ -24,6 +25,15 @@ def study_note(name: str, summary: StudySummary, study_seed: int) -> str:
         mults = ",".join(str(m) for m in best.user_attrs.get("mlp_mults", []))
         gain = f" ({best.value - reference:+.4f} vs reference)" if reference is not None else ""
         lines.append(f"**Best:** trial {best.number}, `{mults}`, val loss {best.value:.4f}{gain}")
+        lines.append("")
+    if pick is not None:
+        mults = ",".join(str(m) for m in pick.trial.user_attrs.get("mlp_mults", []))
+        lines.append(
+            f"**The model's pick:** trial {pick.trial.number}, `{mults}`, val loss {pick.trial.value:.4f}, "
+            f"expected {pick.expected:.4f}. A Gaussian process over the {pick.seen} trials weighs each "
+            "loss with its neighbours' (`search.confirm` retrains its top schedules); where it differs "
+            "from the best, the best's low loss may owe something to its seed."
+        )
         lines.append("")
     if summary.baselines:
         lines += ["| baseline | schedule | seeds | val loss (mean) |", "|---|---|---|---|"]
@@ -45,8 +55,8 @@ def study_note(name: str, summary: StudySummary, study_seed: int) -> str:
 def update_study_note(study: optuna.Study) -> None:
     """Rewrite the study's dashboard note from its current trials and confirmations."""
     seed = study_settings(study).base.seed
-    summary = summarize(study.get_trials(deepcopy=False), seed)
-    note = study_note(study.study_name, summary, seed)
+    trials = study.get_trials(deepcopy=False)
+    note = study_note(study.study_name, summarize(trials, seed), seed, model_pick(trials, seed))
     confirmations = stored_confirmations(study)
     if confirmations:
         note += "\n" + confirmation_section(confirmations)

@@ -15,7 +15,6 @@ its length scale and the noise share are chosen from a grid by marginal likeliho
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,12 +75,6 @@ def posterior_means(mults: np.ndarray, values: np.ndarray, fit: ModelFit | None 
     # At the training points the posterior mean is y - noise * alpha (standardized units).
     scale = float(values.std()) or 1.0
     return values - fit.noise_share * alpha * scale
-
-
-def rank_by_model(mults: Sequence[Sequence[float]], values: Sequence[float]) -> list[int]:
-    """Indices of the trials, lowest posterior mean first (ties: the earlier trial)."""
-    means = posterior_means(np.asarray(mults, dtype=float), np.asarray(values, dtype=float))
-    return sorted(range(len(means)), key=lambda i: (means[i], i))
 
 
 def _squared_distances(features: np.ndarray) -> np.ndarray:

@@ -36,7 +36,15 @@ from search.confirm import (
 )
 from search.storage import add_study_options, check_study_name, load_existing_study
 from search.study import StudySettings, study_settings
-from search.summary import ScheduleScore, StudySummary, summarize
+from search.summary import (
+    ModelPick,
+    ScheduleScore,
+    StudySummary,
+    completed,
+    model_pick,
+    model_ranking,
+    summarize,
+)
 from space.errors import describe
 from space.spaces import layer_param_name
 
@@ -79,9 +87,10 @@ def render_report(study: optuna.Study) -> str:
     trials = study.get_trials(deepcopy=False)
     ranked = ranked_trials(trials, settings.base.seed)
     summary = summarize(trials, settings.base.seed)
+    pick = model_pick(trials, settings.base.seed)
     sections = [
         _overview(study.study_name, settings, summary),
-        _best_section(ranked, settings, summary),
+        _best_section(ranked, settings, summary, pick, expected_losses(trials)),
         _trials_section(trials, summary),
         _importance_section(ranked, settings.base.model.n_layers),
         _baselines_section(summary),
@@ -148,7 +157,18 @@ def _overview(name: str, settings: StudySettings, summary: StudySummary) -> str:
     return f'<section id="overview"><table>{rows}</table></section>'
 
 
-def _best_section(ranked: Sequence[FrozenTrial], settings: StudySettings, summary: StudySummary) -> str:
+def expected_losses(trials: Sequence[FrozenTrial]) -> dict[int, float]:
+    """The model's expected loss by trial number (empty below ``MIN_TRIALS`` completed trials)."""
+    return {t.number: mean for t, mean in model_ranking(completed(trials)) or []}
+
+
+def _best_section(
+    ranked: Sequence[FrozenTrial],
+    settings: StudySettings,
+    summary: StudySummary,
+    pick: ModelPick | None,
+    expected: dict[int, float],
+) -> str:
     if not ranked:
         return _section("best", "Best schedules", "<p>No completed trials yet.</p>")
     best = _distinct(ranked)[:BEST_SHOWN]
@@ -157,12 +177,28 @@ def _best_section(ranked: Sequence[FrozenTrial], settings: StudySettings, summar
     for rank, t in enumerate(best, start=1):
         gain = f"{_loss(t) - reference:+.4f}" if reference is not None else ""
         label = t.user_attrs.get("baseline", "")
-        rows.append([str(rank), str(t.number), label, _key(t), f"{_loss(t):.4f}", gain])
+        model = f"{expected[t.number]:.4f}" if t.number in expected else ""
+        rows.append([str(rank), str(t.number), label, _key(t), f"{_loss(t):.4f}", model, gain])
     budget = settings.base.model.budget
     figure = _schedules_figure(best, budget.total / budget.n_layers)
-    body = _table(
-        ["rank", "trial", "baseline", "schedule", "val loss", "vs reference (same seed)"], rows
-    ) + _image(figure, "best schedules: MLP width per layer")
+    headers = [
+        "rank",
+        "trial",
+        "baseline",
+        "schedule",
+        "val loss",
+        "expected (model)",
+        "vs reference (same seed)",
+    ]
+    picked = ""
+    if pick is not None:
+        picked = (
+            f"<p class='note'>The model's pick: trial {pick.trial.number} "
+            f"(<code>{_e(_key(pick.trial))}</code>), expected loss {pick.expected:.4f}: a Gaussian "
+            f"process over the {pick.seen} completed trials weighs each loss with its neighbours'; "
+            "<code>search.confirm</code> retrains its top schedules.</p>"
+        )
+    body = _table(headers, rows) + picked + _image(figure, "best schedules: MLP width per layer")
     return _section("best", "Best schedules", body)
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 from optuna.trial import FrozenTrial, TrialState
 
+from search.recommend import MIN_TRIALS, posterior_means
 from search.study import counts
 
 
@@ -39,6 +43,49 @@ class StudySummary:
     def reference_loss(self, seed: int) -> float | None:
         """The reference baseline's (first baseline's) loss at ``seed``."""
         return self.baselines[0].losses.get(seed) if self.baselines else None
+
+
+@dataclass(frozen=True)
+class ModelPick:
+    """The trial the model expects to be best, its expected loss, and how many trials it saw."""
+
+    trial: FrozenTrial
+    expected: float
+    seen: int
+
+
+def completed(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
+    """Finished trials with a finite value, repeats of earlier trials left out."""
+    return [
+        t
+        for t in trials
+        if t.state == TrialState.COMPLETE
+        and "repeat_of" not in t.user_attrs
+        and t.value is not None
+        and math.isfinite(t.value)
+    ]
+
+
+def model_ranking(trials: Sequence[FrozenTrial]) -> list[tuple[FrozenTrial, float]] | None:
+    """Completed ``trials`` with the model's expected loss (``search.recommend``), best first
+    (ties: the earlier trial); None below ``MIN_TRIALS`` trials."""
+    if len(trials) < MIN_TRIALS:
+        return None
+    mults = np.array([t.user_attrs["mlp_mults"] for t in trials], dtype=float)
+    means = posterior_means(mults, np.array([float(t.value) for t in trials]))  # type: ignore[arg-type]
+    order = sorted(range(len(trials)), key=lambda i: (means[i], trials[i].number))
+    return [(trials[i], float(means[i])) for i in order]
+
+
+def model_pick(trials: Sequence[FrozenTrial], study_seed: int) -> ModelPick | None:
+    """The trial at the study's seed that the model, fitted on every completed trial, expects to
+    be best; None below ``MIN_TRIALS`` completed trials."""
+    done = completed(trials)
+    ranking = model_ranking(done)
+    if ranking is None:
+        return None
+    at_seed = [(t, m) for t, m in ranking if int(t.user_attrs.get("seed", study_seed)) == study_seed]
+    return ModelPick(at_seed[0][0], at_seed[0][1], len(done)) if at_seed else None
 
 
 def summarize(trials: list[FrozenTrial], study_seed: int) -> StudySummary:

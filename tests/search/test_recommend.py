@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from search.recommend import MIN_TRIALS, cumulative_shares, fit_model, posterior_means, rank_by_model
+from search.recommend import MIN_TRIALS, cumulative_shares, fit_model, posterior_means
 
 OPTIMUM = np.array([8, 4, 4, 4, 3, 3, 3, 3, 4, 4, 4, 4])
 
@@ -58,16 +58,6 @@ def test_posterior_means_stay_in_loss_units():
     means = posterior_means(mults, observed)
     assert means.shape == (60,)
     assert observed.min() - 0.05 < means.min() and means.max() < observed.max() + 0.05
-
-
-def test_rank_by_model_orders_every_trial_best_first():
-    rng = np.random.default_rng(2)
-    mults = schedules(40, rng)
-    observed = true_loss(mults) + rng.normal(0.0, 0.5, size=40)
-    order = rank_by_model(mults.tolist(), observed.tolist())
-    assert sorted(order) == list(range(40))
-    means = posterior_means(mults, observed)
-    assert list(means[order]) == sorted(means)
 
 
 def test_too_few_trials_or_bad_losses_are_refused():
