@@ -43,7 +43,7 @@ from search.signals import stop_on_sigterm
 from search.stats import MeanDifference, kendall_tau, mean_difference, paired_differences
 from search.storage import add_study_options, load_existing_study
 from search.study import StudySettings, study_settings
-from search.summary import model_ranking
+from search.summary import completed, model_ranking
 from search.trainer import TrainingFailed
 from space.errors import describe
 from space.schedule import Schedule
@@ -184,8 +184,7 @@ def plan_confirmation(study: optuna.Study, top: int, seeds: int, tokens: int | N
     if seeds < 1:
         raise ValueError(f"--seeds must be at least 1, got {seeds}")
     settings = study_settings(study)
-    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    trials = [t for t in trials if "repeat_of" not in t.user_attrs and t.value is not None]
+    trials = completed(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     if not trials:
         raise ValueError(
             f"study '{study.study_name}' has no completed trials yet; run python -m search.run first"

@@ -24,7 +24,7 @@ import matplotlib.pyplot as plt
 import optuna
 from matplotlib.figure import Figure
 from optuna.importance import PedAnovaImportanceEvaluator, get_param_importances
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 from pydantic import ValidationError
 
 from search.confirm import (
@@ -107,14 +107,7 @@ def render_report(study: optuna.Study) -> str:
 
 def ranked_trials(trials: Sequence[FrozenTrial], study_seed: int) -> list[FrozenTrial]:
     """Completed trials at the study's seed, one per schedule (repeats left out), best first."""
-    kept = [
-        t
-        for t in trials
-        if t.state == TrialState.COMPLETE
-        and t.value is not None
-        and "repeat_of" not in t.user_attrs
-        and int(t.user_attrs.get("seed", study_seed)) == study_seed
-    ]
+    kept = [t for t in completed(trials) if int(t.user_attrs.get("seed", study_seed)) == study_seed]
     return sorted(kept, key=lambda t: (_loss(t), t.number))
 
 
@@ -236,11 +229,7 @@ def _schedules_figure(trials: Sequence[FrozenTrial], mean: float) -> Figure:
 
 
 def _trials_section(trials: Sequence[FrozenTrial], summary: StudySummary) -> str:
-    complete = [
-        t
-        for t in trials
-        if t.state == TrialState.COMPLETE and t.value is not None and "repeat_of" not in t.user_attrs
-    ]
+    complete = completed(trials)
     if not complete:
         return _section("trials", "Loss by trial", "<p>No completed trials yet.</p>")
     left_out = len(trials) - len(complete)

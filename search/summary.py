@@ -90,7 +90,7 @@ def model_pick(trials: Sequence[FrozenTrial], study_seed: int) -> ModelPick | No
 
 def summarize(trials: list[FrozenTrial], study_seed: int) -> StudySummary:
     """The summary of a study's trials (repeats ignored)."""
-    complete = [t for t in trials if t.state == TrialState.COMPLETE and "repeat_of" not in t.user_attrs]
+    complete = completed(trials)
     main_seed = [t for t in complete if int(t.user_attrs.get("seed", study_seed)) == study_seed]
     best = min(main_seed, key=lambda t: t.value if t.value is not None else float("inf"), default=None)
     by_baseline: dict[str, list[FrozenTrial]] = {}
