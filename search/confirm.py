@@ -208,7 +208,7 @@ def rank_trials(trials: Sequence[FrozenTrial]) -> tuple[list[FrozenTrial], str]:
     if ranking is None:
         ranked = sorted(trials, key=lambda t: (t.value, t.number))
         return ranked, f"loss (fewer than {MIN_TRIALS} trials for a model)"
-    return [t for t, _ in ranking], f"the model's posterior mean over {len(trials)} trials"
+    return [t for t, _ in ranking.ranked], f"the model's posterior mean over {len(trials)} trials"
 
 
 def select_candidates(ranked: Sequence[FrozenTrial], settings: StudySettings, top: int) -> list[Candidate]:

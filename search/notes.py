@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import optuna
 from optuna_dashboard import save_note
 
 from search.confirm import confirmation_section, stored_confirmations
+from search.recommend import ModelFit
 from search.study import study_settings
-from search.summary import ModelPick, StudySummary, model_pick, summarize
+from search.summary import ModelPick, StudySummary, completed, model_pick, summarize
+
+# The model's kernel settings, stored with the study and refitted when the completed trials have
+# grown by this factor since: refitting every trial would cost seconds per trial in long studies.
+MODEL_FIT_ATTR = "model_fit"
+REFIT_GROWTH = 1.2
 
 
 def study_note(name: str, summary: StudySummary, study_seed: int, pick: ModelPick | None = None) -> str:
@@ -56,8 +64,24 @@ def update_study_note(study: optuna.Study) -> None:
     """Rewrite the study's dashboard note from its current trials and confirmations."""
     seed = study_settings(study).base.seed
     trials = study.get_trials(deepcopy=False)
-    note = study_note(study.study_name, summarize(trials, seed), seed, model_pick(trials, seed))
+    note = study_note(
+        study.study_name, summarize(trials, seed), seed, current_model_pick(study, trials, seed)
+    )
     confirmations = stored_confirmations(study)
     if confirmations:
         note += "\n" + confirmation_section(confirmations)
     save_note(study, note)
+
+
+def current_model_pick(
+    study: optuna.Study, trials: list[optuna.trial.FrozenTrial], seed: int
+) -> ModelPick | None:
+    """The model's pick, with the kernel settings stored in the study while they are fresh
+    enough; new settings are fitted and stored when the trials have grown by ``REFIT_GROWTH``."""
+    stored = study.user_attrs.get(MODEL_FIT_ATTR)
+    fresh = stored is not None and len(completed(trials)) < stored["trials"] * REFIT_GROWTH
+    fit = ModelFit(**stored["fit"]) if fresh else None
+    pick = model_pick(trials, seed, fit)
+    if pick is not None and fit is None:
+        study.set_user_attr(MODEL_FIT_ATTR, {"trials": pick.seen, "fit": asdict(pick.fit)})
+    return pick

@@ -152,7 +152,8 @@ def _overview(name: str, settings: StudySettings, summary: StudySummary) -> str:
 
 def expected_losses(trials: Sequence[FrozenTrial]) -> dict[int, float]:
     """The model's expected loss by trial number (empty below ``MIN_TRIALS`` completed trials)."""
-    return {t.number: mean for t, mean in model_ranking(completed(trials)) or []}
+    ranking = model_ranking(completed(trials))
+    return {t.number: mean for t, mean in ranking.ranked} if ranking else {}
 
 
 def _best_section(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from optuna.trial import FrozenTrial, TrialState
 
-from search.recommend import MIN_TRIALS, posterior_means
+from search.recommend import MIN_TRIALS, ModelFit, fit_model, posterior_means
 from search.study import counts
 
 
@@ -52,6 +52,7 @@ class ModelPick:
     trial: FrozenTrial
     expected: float
     seen: int
+    fit: ModelFit
 
 
 def completed(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
@@ -66,26 +67,40 @@ def completed(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
     ]
 
 
-def model_ranking(trials: Sequence[FrozenTrial]) -> list[tuple[FrozenTrial, float]] | None:
+@dataclass(frozen=True)
+class ModelRanking:
+    """Trials with the model's expected loss, best first, and the kernel settings used."""
+
+    ranked: list[tuple[FrozenTrial, float]]
+    fit: ModelFit
+
+
+def model_ranking(trials: Sequence[FrozenTrial], fit: ModelFit | None = None) -> ModelRanking | None:
     """Completed ``trials`` with the model's expected loss (``search.recommend``), best first
-    (ties: the earlier trial); None below ``MIN_TRIALS`` trials."""
+    (ties: the earlier trial); None below ``MIN_TRIALS`` trials. ``fit`` reuses kernel settings
+    fitted earlier (fitting them costs about twenty times the ranking itself)."""
     if len(trials) < MIN_TRIALS:
         return None
     mults = np.array([t.user_attrs["mlp_mults"] for t in trials], dtype=float)
-    means = posterior_means(mults, np.array([float(t.value) for t in trials]))  # type: ignore[arg-type]
+    values = np.array([float(t.value) for t in trials])  # type: ignore[arg-type]
+    fit = fit or fit_model(mults, values)
+    means = posterior_means(mults, values, fit)
     order = sorted(range(len(trials)), key=lambda i: (means[i], trials[i].number))
-    return [(trials[i], float(means[i])) for i in order]
+    return ModelRanking([(trials[i], float(means[i])) for i in order], fit)
 
 
-def model_pick(trials: Sequence[FrozenTrial], study_seed: int) -> ModelPick | None:
+def model_pick(
+    trials: Sequence[FrozenTrial], study_seed: int, fit: ModelFit | None = None
+) -> ModelPick | None:
     """The trial at the study's seed that the model, fitted on every completed trial, expects to
-    be best; None below ``MIN_TRIALS`` completed trials."""
+    be best; None below ``MIN_TRIALS`` completed trials. ``fit`` as in :func:`model_ranking`."""
     done = completed(trials)
-    ranking = model_ranking(done)
+    ranking = model_ranking(done, fit)
     if ranking is None:
         return None
-    at_seed = [(t, m) for t, m in ranking if int(t.user_attrs.get("seed", study_seed)) == study_seed]
-    return ModelPick(at_seed[0][0], at_seed[0][1], len(done)) if at_seed else None
+    seed_of = {t.number: int(t.user_attrs.get("seed", study_seed)) for t in done}
+    at_seed = [(t, m) for t, m in ranking.ranked if seed_of[t.number] == study_seed]
+    return ModelPick(at_seed[0][0], at_seed[0][1], len(done), ranking.fit) if at_seed else None
 
 
 def summarize(trials: list[FrozenTrial], study_seed: int) -> StudySummary:

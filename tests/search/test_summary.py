@@ -3,7 +3,7 @@ import math
 import optuna
 from optuna.trial import TrialState
 
-from search.notes import study_note
+from search.notes import MODEL_FIT_ATTR, current_model_pick, study_note
 from search.recommend import MIN_TRIALS
 from search.summary import completed, model_pick, model_ranking, summarize
 
@@ -73,3 +73,19 @@ def test_study_note_shows_the_model_pick_beside_the_best():
     assert "**Best:** trial 11" in note
     assert "**The model's pick:** trial" in note and "expected 4.5" in note
     assert "model's pick" not in study_note("demo", summarize(trials, 0), 0)
+
+
+def test_the_note_reuses_stored_kernel_settings_until_the_trials_grow_a_fifth():
+    study = optuna.create_study()
+    for t in study_trials():
+        study.add_trial(t)
+    first = current_model_pick(study, study.get_trials(), 0)
+    assert study.user_attrs[MODEL_FIT_ATTR]["trials"] == 12
+    study.add_trial(trial(12, near(GOOD, 7), 4.55))
+    second = current_model_pick(study, study.get_trials(), 0)
+    assert second.seen == 13 and second.fit == first.fit
+    assert study.user_attrs[MODEL_FIT_ATTR]["trials"] == 12  # not refitted yet
+    for k in range(13, 15):
+        study.add_trial(trial(k, near(GOOD, k - 5), 4.52))
+    current_model_pick(study, study.get_trials(), 0)
+    assert study.user_attrs[MODEL_FIT_ATTR]["trials"] == 15  # 15 >= 12 x 1.2: fitted again
