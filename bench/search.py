@@ -4,7 +4,7 @@
     python -m bench.search --quick    # smoke run, seconds
 
 With several ``--jobs``, give each one BLAS thread (``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1``
-before the command): numpy reads them when it loads. So set, the full benchmark took 108 s with
+before the command): numpy reads them when it loads. So set, the full benchmark took 167 s with
 ``--jobs 9`` on a 16-core machine (12 minutes on 2 cores before the model rule existed).
 
 Every space (composition, hourglass, ramp) is searched with every sampler, built by
