@@ -41,7 +41,6 @@ from search.summary import (
     ScheduleScore,
     StudySummary,
     completed,
-    model_pick,
     model_ranking,
     summarize,
 )
@@ -87,10 +86,12 @@ def render_report(study: optuna.Study) -> str:
     trials = study.get_trials(deepcopy=False)
     ranked = ranked_trials(trials, settings.base.seed)
     summary = summarize(trials, settings.base.seed)
-    pick = model_pick(trials, settings.base.seed)
+    ranking = model_ranking(completed(trials))
+    pick = ranking.pick(settings.base.seed) if ranking else None
+    expected = {t.number: mean for t, mean in ranking.ranked} if ranking else {}
     sections = [
         _overview(study.study_name, settings, summary),
-        _best_section(ranked, settings, summary, pick, expected_losses(trials)),
+        _best_section(ranked, settings, summary, pick, expected),
         _trials_section(trials, summary),
         _importance_section(ranked, settings.base.model.n_layers),
         _baselines_section(summary),
@@ -148,12 +149,6 @@ def _overview(name: str, settings: StudySettings, summary: StudySummary) -> str:
     ]
     rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts)
     return f'<section id="overview"><table>{rows}</table></section>'
-
-
-def expected_losses(trials: Sequence[FrozenTrial]) -> dict[int, float]:
-    """The model's expected loss by trial number (empty below ``MIN_TRIALS`` completed trials)."""
-    ranking = model_ranking(completed(trials))
-    return {t.number: mean for t, mean in ranking.ranked} if ranking else {}
 
 
 def _best_section(

@@ -74,6 +74,13 @@ class ModelRanking:
     ranked: list[tuple[FrozenTrial, float]]
     fit: ModelFit
 
+    def pick(self, study_seed: int) -> ModelPick | None:
+        """The best-ranked trial at the study's seed (None if it has none)."""
+        for trial, expected in self.ranked:
+            if int(trial.user_attrs.get("seed", study_seed)) == study_seed:
+                return ModelPick(trial, expected, len(self.ranked), self.fit)
+        return None
+
 
 def model_ranking(trials: Sequence[FrozenTrial], fit: ModelFit | None = None) -> ModelRanking | None:
     """Completed ``trials`` with the model's expected loss (``search.recommend``), best first
@@ -94,13 +101,8 @@ def model_pick(
 ) -> ModelPick | None:
     """The trial at the study's seed that the model, fitted on every completed trial, expects to
     be best; None below ``MIN_TRIALS`` completed trials. ``fit`` as in :func:`model_ranking`."""
-    done = completed(trials)
-    ranking = model_ranking(done, fit)
-    if ranking is None:
-        return None
-    seed_of = {t.number: int(t.user_attrs.get("seed", study_seed)) for t in done}
-    at_seed = [(t, m) for t, m in ranking.ranked if seed_of[t.number] == study_seed]
-    return ModelPick(at_seed[0][0], at_seed[0][1], len(done), ranking.fit) if at_seed else None
+    ranking = model_ranking(completed(trials), fit)
+    return ranking.pick(study_seed) if ranking else None
 
 
 def summarize(trials: list[FrozenTrial], study_seed: int) -> StudySummary:
