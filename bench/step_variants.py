@@ -48,6 +48,7 @@ import torch.nn.functional as F
 from bench.trainer import DEFAULT_REFERENCE
 from model import decoder
 from model.presets import get_preset
+from search.cache import open_token_cache
 from search.compiling import compile_model
 from search.determinism import deterministic_kernels
 from space.schedule import Schedule
@@ -139,8 +140,8 @@ def fixed_batch(batch: int, context: int, vocab: int, tokens: Path | None) -> Ba
     if tokens is None:
         inputs, targets = (torch.randint(0, vocab, (batch, context), device="cuda") for _ in range(2))
         return inputs, targets
-    dtype = json.loads((tokens.parent / "meta.json").read_text())["dtype"]
-    ids = np.memmap(tokens, dtype=dtype, mode="r")[: batch * (context + 1)].astype(np.int64)
+    train = open_token_cache(tokens.parent, tokens.parent.name).train
+    ids = train[: batch * (context + 1)].astype(np.int64)
     rows = torch.from_numpy(ids.reshape(batch, context + 1)).cuda()
     return rows[:, :-1].contiguous(), rows[:, 1:].contiguous()
 
