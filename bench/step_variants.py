@@ -8,6 +8,8 @@ decoder (whole-model compile) and for this project's decoder (per-block static c
 trainer runs it), under each attention backend, and with one change to the trainer's step:
 
 - ``no-rotary``: without the rotary embedding the reference lacks (an ablation);
+- ``rotary-flip``: the rotation written as ``x cos + flip(x) sin`` (sin's first half negated)
+  instead of rotating the halves and concatenating them (2026-11-29: 1.1% slower);
 - ``rotary-before-transpose``: q and k rotated together where they lie in the (B, T, 3, H, D)
   projection, before the transpose (a layout tried on 2026-11-28: 1.1% slower);
 - ``contiguous-v``: v copied to (B, H, T, D) like the rotated q and k, so that attention gets
@@ -20,6 +22,10 @@ trainer runs it), under each attention backend, and with one change to the train
 - ``max-autotune``: Inductor also benchmarks Triton matmul templates against cuBLAS and picks
   the faster per shape (the ``max-autotune-no-cudagraphs`` mode);
 - ``no-clip``: without gradient clipping (an ablation: what the trainer's clipping costs);
+- ``clip-in-adamw``: clipping folded into fused AdamW, whose ``grad_scale`` divides every
+  gradient, instead of ``clip_grad_norm_``'s own pass over them (2026-11-29: no gain);
+- ``cuda-graphs``: blocks and loss compiled with ``mode="reduce-overhead"`` (CUDA graphs;
+  2026-11-29: 0.4% faster, within the session's drift);
 - ``real-tokens``: the first batch of a token cache's ``train.bin`` (``--tokens``) instead of
   random ids: whether text's skewed token counts slow a step (embedding backward, cross-entropy).
 
@@ -39,6 +45,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -60,6 +67,7 @@ VARIANTS = (
     ("trainer", "default", "none"),
     ("trainer", "cudnn", "none"),
     ("trainer", "default", "no-rotary"),
+    ("trainer", "default", "rotary-flip"),
     ("trainer", "default", "rotary-before-transpose"),
     ("trainer", "default", "contiguous-v"),
     ("trainer", "default", "one-qkv-buffer"),
@@ -67,6 +75,8 @@ VARIANTS = (
     ("trainer", "default", "coordinate-descent"),
     ("trainer", "default", "max-autotune"),
     ("trainer", "default", "no-clip"),
+    ("trainer", "default", "clip-in-adamw"),
+    ("trainer", "default", "cuda-graphs"),
     ("trainer", "default", "real-tokens"),
     ("reference", "default", "coordinate-descent"),
     ("reference", "default", "none"),  # again, last: how much the figures drift in one session
@@ -78,6 +88,13 @@ INDUCTOR_CHANGES = {
     "coordinate-descent": {"coordinate_descent_tuning": True},
     "max-autotune": {"max_autotune": True, "coordinate_descent_tuning": True},
 }
+
+
+def _rotary_flip(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """The decoder's rotation, (x1 cos - x2 sin, x2 cos + x1 sin), without a concatenation."""
+    halves = x.float().unflatten(-1, (2, -1))  # (B, H, T, 2, D/2)
+    signed_sin = torch.stack((-sin, sin), dim=-2)  # (T, 2, D/2)
+    return (halves * cos.unsqueeze(-2) + halves.flip(-2) * signed_sin).flatten(-2).type_as(x)
 
 
 def _rotary_before_transpose(
@@ -146,18 +163,34 @@ def fixed_batch(batch: int, context: int, vocab: int, tokens: Path | None) -> Ba
     return rows[:, :-1].contiguous(), rows[:, 1:].contiguous()
 
 
-def make_step(model: torch.nn.Module, fwd: torch.nn.Module, batch: Batch, clip: bool) -> Callable[[], None]:
+Clipping = Literal["none", "clip_grad_norm", "adamw_grad_scale"]
+
+
+def clip_in_adamw(optimizer: torch.optim.Optimizer, params: list[torch.Tensor], max_norm: float) -> None:
+    """Clip the gradients' total norm to ``max_norm`` in a fused AdamW's coming step: it divides
+    every gradient by its ``grad_scale``, which stays on the GPU."""
+    norm = torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None], foreach=True)
+    optimizer.grad_scale = ((norm + 1e-6) / max_norm).clamp(min=1.0)  # type: ignore[attr-defined]
+
+
+def make_step(
+    model: torch.nn.Module, fwd: torch.nn.Module, batch: Batch, clip: Clipping, cuda_graphs: bool = False
+) -> Callable[[], None]:
     """One training step on a fixed batch: forward, backward, (clipping), fused AdamW."""
     params = list(model.parameters())
     optimizer = torch.optim.AdamW(params, lr=1e-4, fused=True)
     idx, tgt = batch
 
     def step() -> None:
+        if cuda_graphs:  # this step may overwrite the graphs' outputs of the last one
+            torch.compiler.cudagraph_mark_step_begin()
         with torch.autocast("cuda", dtype=torch.bfloat16):
             loss = fwd(idx, tgt)
         loss.backward()
-        if clip:
+        if clip == "clip_grad_norm":
             torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
+        elif clip == "adamw_grad_scale":
+            clip_in_adamw(optimizer, params, 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
@@ -228,16 +261,25 @@ def measure(
     else:
         if change == "no-rotary":  # an ablation only: what the rotary embedding costs
             decoder.apply_rotary = lambda x, cos, sin: x
+        elif change == "rotary-flip":
+            decoder.apply_rotary = _rotary_flip
         elif change in _LAYOUTS:
             decoder.Attention.forward = _LAYOUTS[change]  # type: ignore[method-assign]
         config = shape.with_schedule(Schedule(budget=shape.budget, mults=HAND_FOUND))
         with torch.device("cuda"):
             model = decoder.Decoder(config)
-        fwd = compile_model(model, "static", config.budget.distinct_widths)
+        if change == "cuda-graphs":
+            for block in model.blocks:
+                block.compile(mode="reduce-overhead")
+            model.loss = torch.compile(model.loss, mode="reduce-overhead")  # type: ignore[method-assign]
+            fwd = model
+        else:
+            fwd = compile_model(model, "static", config.budget.distinct_widths)
     # Each steps as it trains: the reference's own loop does not clip gradients, the trainer does.
-    clip = model_kind == "trainer" and change != "no-clip"
+    clip: Clipping = "none" if model_kind == "reference" or change == "no-clip" else "clip_grad_norm"
+    clip = "adamw_grad_scale" if change == "clip-in-adamw" else clip
     ids = fixed_batch(batch, shape.context, shape.vocab_size, tokens if change == "real-tokens" else None)
-    step = make_step(model, fwd, ids, clip)
+    step = make_step(model, fwd, ids, clip, cuda_graphs=change == "cuda-graphs")
     first, seconds = step_seconds(step)
     kernels = {"top_kernels": top_kernels(step)} if profile else {}
     return {

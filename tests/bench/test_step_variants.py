@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from bench import step_variants
+from model import decoder
 
 
 def test_refuses_to_run_without_a_gpu(capsys: pytest.CaptureFixture[str]) -> None:
@@ -39,3 +40,29 @@ def test_one_backend_at_a_time_and_never_the_math_fallback() -> None:
         cuda.enable_mem_efficient_sdp(saved[1])
         cuda.enable_cudnn_sdp(saved[2])
         cuda.enable_math_sdp(saved[3])
+
+
+def test_the_flip_form_rotates_exactly_as_the_decoder_does() -> None:
+    cos, sin = decoder.rotary_tables(16, 8)
+    x = torch.randn(2, 3, 16, 8)  # (B, H, T, D)
+    assert torch.equal(step_variants._rotary_flip(x, cos, sin), decoder.apply_rotary(x, cos, sin))
+
+
+@pytest.mark.parametrize("max_norm", [0.05, 1e9])
+def test_clipping_in_adamw_updates_as_clip_grad_norm_does(max_norm: float) -> None:
+    def trained(clip_in_adamw: bool) -> torch.Tensor:
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(32, 32), torch.nn.Linear(32, 4))
+        params = list(model.parameters())
+        optimizer = torch.optim.AdamW(params, lr=1e-2, fused=True)
+        for _ in range(4):
+            model(torch.randn(8, 32)).pow(2).sum().mul(100).backward()
+            if clip_in_adamw:
+                step_variants.clip_in_adamw(optimizer, params, max_norm)
+            else:
+                torch.nn.utils.clip_grad_norm_(params, max_norm)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        return torch.cat([p.detach().flatten() for p in params])
+
+    assert torch.allclose(trained(True), trained(False), rtol=1e-5, atol=1e-7)
