@@ -1,0 +1,112 @@
+"""Trials per hour of one ``search.run`` study: ``python -m bench.scaling --gpus 0,1 -- OPTIONS``
+
+Runs ``python -m search.run`` as a fresh study (its own journal file unless ``--storage`` names
+one) with ``--gpus`` (or ``--workers`` on CPU) and the ``search.run`` options given after ``--``,
+then prints one JSON object:
+
+- ``wall_s`` and ``trials_per_hour``: from launching the command to its exit, start-up, compiling
+  and the wait for the last worker included;
+- ``steady_trials_per_hour``: each worker's finished trials after its first one, over the time
+  from its first finished trial to its last, summed over workers (what a long study converges to);
+- per worker: when its first trial started and its first and last trials finished, in seconds
+  from the launch, and how many trials it finished.
+
+Run it once with one GPU and once with two, same options, and divide: that is the scaling figure
+the README gives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from search.storage import open_storage
+
+STUDY = "scaling"
+
+
+def worker_figures(trials: list[FrozenTrial], launched: datetime) -> list[dict[str, float | int | str]]:
+    """Per worker (host and pid), sorted by first start: its finished trials and when it started
+    and finished them, in seconds after ``launched``."""
+    by_worker: dict[tuple[str, int], list[FrozenTrial]] = defaultdict(list)
+    for trial in trials:
+        attrs = trial.system_attrs
+        if "hourglass_pid" in attrs and trial.datetime_start is not None:
+            by_worker[(attrs["hourglass_host"], attrs["hourglass_pid"])].append(trial)
+    rows = []
+    for (host, pid), own in by_worker.items():
+        finished = [t for t in own if t.state == TrialState.COMPLETE]
+        done = sorted(t.datetime_complete for t in finished if t.datetime_complete is not None)
+        rows.append(
+            {
+                "worker": f"{host}:{pid}",
+                "finished": len(done),
+                "first_start_s": min((t.datetime_start - launched).total_seconds() for t in own),  # type: ignore[operator]
+                "first_done_s": (done[0] - launched).total_seconds() if done else float("nan"),
+                "last_done_s": (done[-1] - launched).total_seconds() if done else float("nan"),
+            }
+        )
+    return sorted(rows, key=lambda row: float(row["first_start_s"]))
+
+
+def steady_trials_per_hour(workers: list[dict[str, float | int | str]]) -> float:
+    """Trials per hour once every worker has finished its first trial: the sum of each worker's
+    rate between its first and its last finished trial (workers with fewer than two count 0)."""
+    rate = 0.0
+    for row in workers:
+        span = float(row["last_done_s"]) - float(row["first_done_s"])
+        if int(row["finished"]) >= 2 and span > 0:
+            rate += (int(row["finished"]) - 1) / span
+    return rate * 3600
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the study and print its figures."""
+    parser = argparse.ArgumentParser(prog="python -m bench.scaling", description=__doc__.split("\n")[0])
+    parser.add_argument("--gpus", help="passed to search.run (default: every visible GPU)")
+    parser.add_argument("--workers", type=int, help="passed to search.run (CPU workers)")
+    parser.add_argument("--trials", type=int, default=20, help="the study's target (default 20)")
+    parser.add_argument("--storage", help="a fresh storage for the study (default: a temporary journal file)")
+    parser.add_argument("options", nargs=argparse.REMAINDER, help="-- then search.run options (data, preset)")
+    args = parser.parse_args(argv)
+    options = args.options[1:] if args.options[:1] == ["--"] else args.options
+    with tempfile.TemporaryDirectory(prefix="hourglass-scaling-") as folder:
+        storage = args.storage or str(Path(folder) / "studies.db")
+        command = [sys.executable, "-m", "search.run", "--study", STUDY, "--storage", storage,
+                   "--trials", str(args.trials), *options]  # fmt: skip
+        command += ["--gpus", args.gpus] if args.gpus else []
+        command += ["--workers", str(args.workers)] if args.workers else []
+        launched = datetime.now()
+        started = time.perf_counter()
+        done = subprocess.run(command)
+        wall_s = time.perf_counter() - started
+        if done.returncode != 0:
+            print(json.dumps({"command": command, "error": f"search.run exited with {done.returncode}"}))
+            return 1
+        trials = optuna.load_study(study_name=STUDY, storage=open_storage(storage)).get_trials(deepcopy=False)
+    finished = sum(t.state == TrialState.COMPLETE for t in trials)
+    workers = worker_figures(trials, launched)
+    result = {
+        "command": command,
+        "wall_s": round(wall_s, 2),
+        "finished": finished,
+        "trials_per_hour": round(finished / wall_s * 3600, 1),
+        "steady_trials_per_hour": round(steady_trials_per_hour(workers), 1),
+        "workers": workers,
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

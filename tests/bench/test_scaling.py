@@ -1,0 +1,39 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import scaling
+from tests.search.test_workers import HOLD_S, MEETING
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def test_steady_rate_sums_each_workers_rate_after_its_first_trial() -> None:
+    workers = [
+        {"worker": "a", "finished": 3, "first_start_s": 0.0, "first_done_s": 10.0, "last_done_s": 20.0},
+        {"worker": "b", "finished": 5, "first_start_s": 6.0, "first_done_s": 16.0, "last_done_s": 56.0},
+        {"worker": "c", "finished": 1, "first_start_s": 9.0, "first_done_s": 19.0, "last_done_s": 19.0},
+    ]
+    assert scaling.steady_trials_per_hour(workers) == pytest.approx((2 / 10 + 4 / 40) * 3600)
+
+
+def test_two_cpu_workers_report_the_study_they_ran(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.chdir(PROJECT)  # search.run imports the objective from the tests package
+    (tmp_path / "meeting").mkdir()
+    monkeypatch.setenv(MEETING, str(tmp_path / "meeting"))  # both workers get trials
+    monkeypatch.setenv(HOLD_S, "0.2")
+    storage = tmp_path / "studies.db"
+    objective = "tests.search.test_workers:meet"
+    options = ["--", "--preset", "tiny", "--objective", objective]
+    code = scaling.main(["--workers", "2", "--trials", "6", "--storage", str(storage), *options])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["finished"] == 6 and result["trials_per_hour"] > 0
+    assert len(result["workers"]) == 2
+    assert sum(w["finished"] for w in result["workers"]) == 6
+    first, second = result["workers"]
+    assert 0 <= first["first_start_s"] <= second["first_start_s"] < result["wall_s"]
+    assert all(w["first_done_s"] <= w["last_done_s"] < result["wall_s"] for w in result["workers"])
