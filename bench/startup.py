@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ import search.runner
 import search.setup
 import search.tokenizer
 import search.workers
+from bench.scaling import worker_figures
 from model.presets import get_preset
 from search.config import DataSpec
 from search.storage import open_storage
@@ -196,16 +198,10 @@ def e2e(args: argparse.Namespace, workers: int) -> dict[str, Any]:
         if done.returncode != 0:
             raise SystemExit(f"search.run failed:\n{done.stdout}{done.stderr}")
         trials = optuna.load_study(study_name="startup", storage=open_storage(storage)).get_trials()
-    first: dict[int, float] = {}
-    for trial in trials:
-        pid = trial.system_attrs.get("hourglass_pid")
-        if pid is None or trial.datetime_start is None:
-            continue  # queued, never asked
-        started = trial.datetime_start.timestamp() - launched
-        first[pid] = min(first.get(pid, started), started)
+    per_worker = worker_figures(trials, datetime.fromtimestamp(launched))
     return {
         "workers": workers,
-        "first_trial_s": sorted(round(s, 2) for s in first.values()),
+        "first_trial_s": sorted(round(float(w["first_start_s"]), 2) for w in per_worker),
         "wall_s": round(wall_s, 2),
     }
 
