@@ -35,7 +35,9 @@ def cycle_times(trials: list[optuna.trial.FrozenTrial]) -> list[float]:
 def breakdown(trial: optuna.trial.FrozenTrial, cycle_s: float) -> dict[str, float]:
     """A trial's cycle split into parts (seconds) and their shares of the cycle."""
     a = trial.user_attrs
-    steps_s = a["train_s"] - a["compile_s"]  # the first step carries the compile
+    # Every step at the steady rate; the first step's excess is compiling, which compile_s counts
+    # with the compiling of every width before the loop (in neither setup_s nor train_s).
+    steps_s = a["tokens"] / a["tokens_per_s"]
     parts = {
         "setup_s": a["setup_s"],
         "compile_s": a["compile_s"],
@@ -43,7 +45,7 @@ def breakdown(trial: optuna.trial.FrozenTrial, cycle_s: float) -> dict[str, floa
         "eval_s": a["eval_s"],
         "data_wait_s": a["data_wait_s"],
     }
-    parts["other_s"] = cycle_s - a["setup_s"] - a["train_s"] - a["eval_s"]
+    parts["other_s"] = cycle_s - a["setup_s"] - a["compile_s"] - steps_s - a["eval_s"]
     shares = {k.removesuffix("_s") + "_share": round(v / cycle_s, 4) for k, v in parts.items()}
     overhead = cycle_s - steps_s
     return {

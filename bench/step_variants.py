@@ -8,10 +8,17 @@ decoder (whole-model compile) and for this project's decoder (per-block static c
 trainer runs it), under each attention backend, and with one change to the trainer's step:
 
 - ``no-rotary``: without the rotary embedding the reference lacks (an ablation);
-- ``rotary-flip``: the rotation written as ``x cos + flip(x) sin`` (sin's first half negated)
-  instead of rotating the halves and concatenating them (2026-11-29: 1.1% slower);
-- ``rotary-before-transpose``: q and k rotated together where they lie in the (B, T, 3, H, D)
-  projection, before the transpose (a layout tried on 2026-11-28: 1.1% slower);
+- ``rotary-tensor-code``: the rotation as tensor code that Inductor compiles (the decoder's until
+  2026-11-29), instead of the ``hourglass::rotary_qkv`` op and its Triton kernels;
+- ``swiglu-tensor-code``: SwiGLU's gating as tensor code (``silu(gate) * up``, the decoder's
+  until 2026-11-29) instead of the ``hourglass::swiglu`` op and its Triton kernels;
+- ``loss-tensor-code``: the head's matmul and the cross-entropy as tensor code (the decoder's
+  until 2026-11-29) instead of the ``hourglass::head_cross_entropy`` op and its Triton kernel;
+- ``rotary-flip``: the rotary tensor code with the rotation written as ``x cos + flip(x) sin`` (sin's
+  first half negated) instead of rotating the halves and concatenating them (2026-11-29: 1.1%
+  slower than the tensor code);
+- ``rotary-before-transpose``: as tensor code, q and k rotated together where they lie in the
+  (B, T, 3, H, D) projection, before the transpose (a layout tried on 2026-11-28: 1.1% slower);
 - ``contiguous-v``: v copied to (B, H, T, D) like the rotated q and k, so that attention gets
   three tensors of one layout;
 - ``one-qkv-buffer``: rotated q and k and a copy of v written into one (B, T, 3, H, D) buffer,
@@ -53,7 +60,7 @@ import torch._inductor.config as inductor_config
 import torch.nn.functional as F
 
 from bench.trainer import DEFAULT_REFERENCE
-from model import decoder
+from model import decoder, rotary
 from model.presets import get_preset
 from search.cache import open_token_cache
 from search.compiling import compile_model
@@ -67,6 +74,9 @@ VARIANTS = (
     ("trainer", "default", "none"),
     ("trainer", "cudnn", "none"),
     ("trainer", "default", "no-rotary"),
+    ("trainer", "default", "rotary-tensor-code"),
+    ("trainer", "default", "swiglu-tensor-code"),
+    ("trainer", "default", "loss-tensor-code"),
     ("trainer", "default", "rotary-flip"),
     ("trainer", "default", "rotary-before-transpose"),
     ("trainer", "default", "contiguous-v"),
@@ -90,6 +100,27 @@ INDUCTOR_CHANGES = {
 }
 
 
+Rotation = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _tensor_code(rotate: Rotation, contiguous_v: bool = False) -> Callable[..., torch.Tensor]:
+    """The decoder's attention with its rotation as tensor code (``rotate``) instead of the op;
+    with ``contiguous_v``, v copied to the rotated q and k's layout."""
+
+    def forward(
+        self: decoder.Attention, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
+    ) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, C // self.n_heads).unbind(2)  # (B, T, H, D)
+        q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (B, H, T, D)
+        q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        v = v.contiguous() if contiguous_v else v
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, H, T, D)
+        return self.out(y.transpose(1, 2).reshape(B, T, C))
+
+    return forward
+
+
 def _rotary_flip(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """The decoder's rotation, (x1 cos - x2 sin, x2 cos + x1 sin), without a concatenation."""
     halves = x.float().unflatten(-1, (2, -1))  # (B, H, T, 2, D/2)
@@ -103,20 +134,9 @@ def _rotary_before_transpose(
     B, T, C = x.shape
     qkv = self.qkv(x).view(B, T, 3, self.n_heads, C // self.n_heads)  # (B, T, 3, H, D)
     cos, sin = cos[:, None, None], sin[:, None, None]  # (T, 1, 1, D/2)
-    q, k = decoder.apply_rotary(qkv[:, :, :2], cos, sin).unbind(2)  # (B, T, H, D) each
+    q, k = rotary.apply_rotary(qkv[:, :, :2], cos, sin).unbind(2)  # (B, T, H, D) each
     q, k, v = (t.transpose(1, 2) for t in (q, k, qkv[:, :, 2]))  # (B, H, T, D)
     y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, H, T, D)
-    return self.out(y.transpose(1, 2).reshape(B, T, C))
-
-
-def _contiguous_v(
-    self: decoder.Attention, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor
-) -> torch.Tensor:
-    B, T, C = x.shape
-    q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, C // self.n_heads).unbind(2)  # (B, T, H, D)
-    q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (B, H, T, D)
-    q, k = decoder.apply_rotary(q, cos, sin), decoder.apply_rotary(k, cos, sin)
-    y = F.scaled_dot_product_attention(q, k, v.contiguous(), is_causal=True)  # (B, H, T, D)
     return self.out(y.transpose(1, 2).reshape(B, T, C))
 
 
@@ -125,17 +145,37 @@ def _one_qkv_buffer(
 ) -> torch.Tensor:
     B, T, C = x.shape
     qkv = self.qkv(x).view(B, T, 3, self.n_heads, C // self.n_heads)  # (B, T, 3, H, D)
-    qk = decoder.apply_rotary(qkv[:, :, :2], cos[:, None, None], sin[:, None, None])  # (B, T, 2, H, D)
+    qk = rotary.apply_rotary(qkv[:, :, :2], cos[:, None, None], sin[:, None, None])  # (B, T, 2, H, D)
     qkv = torch.cat((qk, qkv[:, :, 2:]), dim=2)  # (B, T, 3, H, D): q, k, v in one layout
     q, k, v = (t.transpose(1, 2) for t in qkv.unbind(2))  # (B, H, T, D)
     y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, H, T, D)
     return self.out(y.transpose(1, 2).reshape(B, T, C))
 
 
-_LAYOUTS = {
-    "rotary-before-transpose": _rotary_before_transpose,
-    "contiguous-v": _contiguous_v,
-    "one-qkv-buffer": _one_qkv_buffer,
+def _swiglu_tensor_code(self: decoder.SwiGLU, x: torch.Tensor) -> torch.Tensor:
+    gate, up = self.gate_up(x).chunk(2, dim=-1)  # (B, T, W) each
+    return self.down(F.silu(gate) * up)  # (B, T, C)
+
+
+def _loss_tensor_code(self: decoder.Decoder, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    logits = self.head(self.final_norm(x)).float()  # (B, T, V)
+    return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
+
+
+# The decoder's methods that a change replaces (before the model is built and compiled).
+_REPLACED: dict[str, tuple[type, str, Callable[..., torch.Tensor]]] = {
+    "swiglu-tensor-code": (decoder.SwiGLU, "forward", _swiglu_tensor_code),
+    "loss-tensor-code": (decoder.Decoder, "loss", _loss_tensor_code),
+} | {
+    change: (decoder.Attention, "forward", forward)
+    for change, forward in {
+        "no-rotary": _tensor_code(lambda x, cos, sin: x),  # an ablation only: what the rotation costs
+        "rotary-tensor-code": _tensor_code(rotary.apply_rotary),
+        "rotary-flip": _tensor_code(_rotary_flip),
+        "rotary-before-transpose": _rotary_before_transpose,
+        "contiguous-v": _tensor_code(rotary.apply_rotary, contiguous_v=True),
+        "one-qkv-buffer": _one_qkv_buffer,
+    }.items()
 }
 
 
@@ -259,12 +299,9 @@ def measure(
         model = module.Decoder(shape.vocab_size, shape.d_model, shape.n_heads, widths).cuda()
         fwd = torch.compile(model)
     else:
-        if change == "no-rotary":  # an ablation only: what the rotary embedding costs
-            decoder.apply_rotary = lambda x, cos, sin: x
-        elif change == "rotary-flip":
-            decoder.apply_rotary = _rotary_flip
-        elif change in _LAYOUTS:
-            decoder.Attention.forward = _LAYOUTS[change]  # type: ignore[method-assign]
+        if change in _REPLACED:
+            owner, name, replacement = _REPLACED[change]
+            setattr(owner, name, replacement)  # this process runs one variant only
         config = shape.with_schedule(Schedule(budget=shape.budget, mults=HAND_FOUND))
         with torch.device("cuda"):
             model = decoder.Decoder(config)

@@ -13,20 +13,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from model.config import ModelConfig
-
-
-def rotary_tables(context: int, head_dim: int, base: float = 10_000.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin of every position's rotation angles, each (T, D/2), in float32."""
-    inv_freq = 1.0 / base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
-    angles = torch.outer(torch.arange(context, dtype=torch.float32), inv_freq)  # (T, D/2)
-    return angles.cos(), angles.sin()
-
-
-def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate pairs (first half, second half) of x (B, H, T, D) by each position's angles."""
-    x1, x2 = x.float().chunk(2, dim=-1)  # (B, H, T, D/2) each
-    rotated = torch.cat((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1)
-    return rotated.type_as(x)
+from model.head_loss import head_loss
+from model.rotary import rotary_qkv, rotary_tables
+from model.swiglu import swiglu
 
 
 class Attention(nn.Module):
@@ -40,9 +29,8 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         B, T, C = x.shape
-        q, k, v = self.qkv(x).view(B, T, 3, self.n_heads, C // self.n_heads).unbind(2)  # (B, T, H, D)
+        q, k, v = rotary_qkv(self.qkv(x), cos, sin, self.n_heads)  # (B, T, H, D) each; q, k rotated
         q, k, v = (t.transpose(1, 2) for t in (q, k, v))  # (B, H, T, D)
-        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, H, T, D)
         return self.out(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
 
@@ -56,8 +44,7 @@ class SwiGLU(nn.Module):
         self.down = nn.Linear(width, d_model, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        gate, up = self.gate_up(x).chunk(2, dim=-1)  # (B, T, W) each
-        return self.down(F.silu(gate) * up)  # (B, T, C)
+        return self.down(swiglu(self.gate_up(x)))  # (B, T, 2W) -> (B, T, W) -> (B, T, C)
 
 
 class Block(nn.Module):
@@ -124,8 +111,7 @@ class Decoder(nn.Module):
 
     def loss(self, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Mean next-token cross-entropy (nats) of targets (B, T) given the residual stream x."""
-        logits = self.head(self.final_norm(x)).float()  # (B, T, V)
-        return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1))
+        return head_loss(self.final_norm(x), self.head.weight, targets)  # over logits (B, T, V)
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Mean next-token cross-entropy (nats) of targets (B, T) given idx (B, T)."""

@@ -28,7 +28,8 @@ import torch._dynamo
 import torch.fx.experimental._config as fx_config
 
 from model.config import ModelConfig
-from model.decoder import Block, Decoder, rotary_tables
+from model.decoder import Block, Decoder
+from model.rotary import rotary_tables
 
 CompileMode = Literal["static", "dynamic", "none"]
 

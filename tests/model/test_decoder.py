@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from model.decoder import Decoder, apply_rotary, rotary_tables
+from model.decoder import Decoder
 from model.presets import get_preset
 from space.budget import Budget
 from space.schedule import Schedule
@@ -50,27 +50,6 @@ def test_attention_is_causal():
         before, after = model.trunk(idx), model.trunk(changed)
     assert torch.allclose(before[0, :10], after[0, :10])
     assert not torch.allclose(before[0, 10:], after[0, 10:])
-
-
-def test_rotary_keeps_norms_and_is_identity_at_position_zero():
-    cos, sin = rotary_tables(8, 16)
-    x = torch.randn(1, 2, 8, 16)  # (B, H, T, D)
-    rotated = apply_rotary(x, cos, sin)
-    assert torch.allclose(rotated.norm(dim=-1), x.norm(dim=-1), atol=1e-5)
-    assert torch.allclose(rotated[:, :, 0], x[:, :, 0])
-
-
-def test_rotary_turns_each_pair_by_position_times_frequency():
-    T, D = 8, 16
-    cos, sin = rotary_tables(T, D)
-    x = torch.randn(2, 3, T, D)  # (B, H, T, D)
-    # Dimension i pairs with i + D/2 as one complex number, turned by angle t * 10000^(-2i/D).
-    pairs = torch.complex(x[..., : D // 2], x[..., D // 2 :])
-    freq = 10_000.0 ** (-torch.arange(0, D, 2, dtype=torch.float32) / D)
-    turn = torch.polar(torch.ones(T, D // 2), torch.arange(T, dtype=torch.float32)[:, None] * freq)
-    expected = pairs * turn
-    rotated = apply_rotary(x, cos, sin)
-    assert torch.allclose(rotated, torch.cat((expected.real, expected.imag), dim=-1), atol=1e-5)
 
 
 def test_tied_embeddings_share_one_tensor():
