@@ -163,19 +163,17 @@ def _loss_tensor_code(self: decoder.Decoder, x: torch.Tensor, targets: torch.Ten
 
 
 # The decoder's methods that a change replaces (before the model is built and compiled).
+_ATTENTION = (decoder.Attention, "forward")
 _REPLACED: dict[str, tuple[type, str, Callable[..., torch.Tensor]]] = {
     "swiglu-tensor-code": (decoder.SwiGLU, "forward", _swiglu_tensor_code),
     "loss-tensor-code": (decoder.Decoder, "loss", _loss_tensor_code),
-} | {
-    change: (decoder.Attention, "forward", forward)
-    for change, forward in {
-        "no-rotary": _tensor_code(lambda x, cos, sin: x),  # an ablation only: what the rotation costs
-        "rotary-tensor-code": _tensor_code(rotary.apply_rotary),
-        "rotary-flip": _tensor_code(_rotary_flip),
-        "rotary-before-transpose": _rotary_before_transpose,
-        "contiguous-v": _tensor_code(rotary.apply_rotary, contiguous_v=True),
-        "one-qkv-buffer": _one_qkv_buffer,
-    }.items()
+    # an ablation only: what the rotation costs
+    "no-rotary": (*_ATTENTION, _tensor_code(lambda x, cos, sin: x)),
+    "rotary-tensor-code": (*_ATTENTION, _tensor_code(rotary.apply_rotary)),
+    "rotary-flip": (*_ATTENTION, _tensor_code(_rotary_flip)),
+    "rotary-before-transpose": (*_ATTENTION, _rotary_before_transpose),
+    "contiguous-v": (*_ATTENTION, _tensor_code(rotary.apply_rotary, contiguous_v=True)),
+    "one-qkv-buffer": (*_ATTENTION, _one_qkv_buffer),
 }
 
 
