@@ -1,6 +1,6 @@
 """Trainer throughput beside the plain compiled reference decoder, same shape, same session.
 
-    python -m bench.trainer --presets small base --data DATA... [--reference PATH]
+    python -m bench.trainer --presets small base --data DATA... [--reference PATH] [--cuda-graph on off]
 
 For each preset and schedule (uniform, hand-found) it trains with ``search.trainer.train`` on
 real data and runs ``reference_decoder.py`` (random tokens, whole-model compile) with the same
@@ -11,6 +11,7 @@ ratio of the trainer's tokens/s to the reference's.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import subprocess
 import sys
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE, help="reference_decoder.py")
     parser.add_argument("--reference-steps", type=int, default=30, help="timed steps of the reference")
     parser.add_argument("--compile-modes", nargs="+", default=["static"], choices=["static", "dynamic"])
+    parser.add_argument("--cuda-graph", nargs="+", default=["on"], choices=["on", "off"], help="default on")
     args = parser.parse_args(argv)
     device = training_device()
     rows = []
@@ -69,12 +71,14 @@ def main(argv: list[str] | None = None) -> int:
             schedule = Schedule(budget=preset.model.budget, mults=mults)
             run = base_run_config(preset_name, preset, data, prepared, parse_count(args.tokens), 0, schedule)
             reference = reference_run(args.reference, preset_name, mults, args.reference_steps)
-            for mode in args.compile_modes:
-                ours = train(run, prepared.tokens, prepared.tokenizer, device, compile_mode=mode).summary()
+            for mode, graph in itertools.product(args.compile_modes, args.cuda_graph):
+                data_args = (prepared.tokens, prepared.tokenizer, device)
+                ours = train(run, *data_args, compile_mode=mode, cuda_graph=graph == "on").summary()
                 row = {
                     "preset": preset_name,
                     "schedule": label,
                     "compile_mode": mode,
+                    "cuda_graph": graph,
                     "trainer": {
                         k: ours[k]
                         for k in (

@@ -14,25 +14,28 @@ BLOCK = 1024
 
 
 @triton.jit
-def _swiglu_kernel(gate_up, out, W, BLOCK: tl.constexpr):
+def _gate_and_up(gate_up, W, BLOCK: tl.constexpr):
+    """This program's token, its ``BLOCK`` columns and their mask, and gate's and up's elements
+    at those columns in float32."""
     token = tl.program_id(0).to(tl.int64)
     col = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
     mask = col < W
     src = gate_up + token * 2 * W + col
     gate = tl.load(src, mask=mask).to(tl.float32)
     up = tl.load(src + W, mask=mask).to(tl.float32)
+    return token, col, mask, gate, up
+
+
+@triton.jit
+def _swiglu_kernel(gate_up, out, W, BLOCK: tl.constexpr):
+    token, col, mask, gate, up = _gate_and_up(gate_up, W, BLOCK)
     h = gate * tl.sigmoid(gate) * up
     tl.store(out + token * W + col, h.to(out.dtype.element_ty), mask=mask)
 
 
 @triton.jit
 def _swiglu_gradient_kernel(d_out, gate_up, d_gate_up, W, BLOCK: tl.constexpr):
-    token = tl.program_id(0).to(tl.int64)
-    col = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
-    mask = col < W
-    src = gate_up + token * 2 * W + col
-    gate = tl.load(src, mask=mask).to(tl.float32)
-    up = tl.load(src + W, mask=mask).to(tl.float32)
+    token, col, mask, gate, up = _gate_and_up(gate_up, W, BLOCK)
     d = tl.load(d_out + token * W + col, mask=mask).to(tl.float32)
     sig = tl.sigmoid(gate)
     dst = d_gate_up + token * 2 * W + col

@@ -1,9 +1,9 @@
 """Short-budget training of one validated config: the objective behind every trial.
 
 The data order depends only on the seed, so every schedule trained with the same seed sees the
-same batches (a paired comparison). bf16 autocast and per-block torch.compile on CUDA, plain fp32
-on CPU. Validation loss (and bits per byte) on a fixed validation set at checkpoints and at the
-end; a reporter hook at each checkpoint lets a search prune the run.
+same batches (a paired comparison). bf16 autocast, per-block torch.compile and steps replayed as a
+CUDA graph on CUDA, plain fp32 on CPU. Validation loss (and bits per byte) on a fixed validation
+set at checkpoints and at the end; a reporter hook at each checkpoint lets a search prune the run.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from search.cache import TokenData
 from search.compiling import CompileMode, compile_model, default_compile_mode, warm_up_widths
 from search.config import RunConfig
 from search.determinism import deterministic_kernels
+from search.step import TrainStep, make_optimizer, training_stream
 from search.tokenizer import TokenizerHandle
 
 # Reporter(tokens_seen, val_loss) at each checkpoint before the final one: raise from it to stop
@@ -116,13 +117,15 @@ def train(
     reporter: Reporter | None = None,
     progress: bool = False,
     compile_mode: CompileMode | None = None,
+    cuda_graph: bool = True,
 ) -> TrainResult:
     """Train ``run`` on ``data`` and return its validation loss and measurements.
 
     With ``deterministic`` set in the run's settings, a rerun gives the same loss exactly (on
-    CPU it always does). Raises TrainingFailed for a NaN/Inf loss, CUDA out of memory, or an
-    estimated memory need above the GPU's; exceptions raised by ``reporter`` (pruning)
-    propagate unchanged.
+    CPU it always does). On CUDA, steps are replayed as a CUDA graph unless ``cuda_graph`` is
+    False (same kernels, same results; see ``search.step``). Raises TrainingFailed for a NaN/Inf
+    loss, CUDA out of memory, or an estimated memory need above the GPU's; exceptions raised by
+    ``reporter`` (pruning) propagate unchanged.
     """
     started = time.perf_counter()
     cfg, settings = run.model, run.train
@@ -137,7 +140,9 @@ def train(
     mode = compile_mode or default_compile_mode(device, cfg.budget.distinct_widths)
     try:
         with _cuda_memory_scope(device), deterministic_kernels(settings.deterministic):
-            return _train(run, data, tokenizer, device, reporter, progress, mode, steps, started, estimated)
+            return _train(
+                run, data, tokenizer, device, reporter, progress, mode, cuda_graph, steps, started, estimated
+            )
     except torch.cuda.OutOfMemoryError as e:
         raise TrainingFailed(
             f"CUDA out of memory (estimated {estimated / 2**30:.1f} GiB): {str(e).splitlines()[0]}",
@@ -153,6 +158,7 @@ def _train(
     reporter: Reporter | None,
     progress: bool,
     mode: CompileMode,
+    cuda_graph: bool,
     steps: int,
     started: float,
     estimated: int,
@@ -162,20 +168,13 @@ def _train(
     with torch.device(device):
         model = Decoder(cfg)
     model.init_weights(settings.init_std)
-    params = list(model.parameters())
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": [p for p in params if p.dim() >= 2], "weight_decay": settings.weight_decay},
-            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-        ],
-        lr=settings.lr,
-        betas=(settings.beta1, settings.beta2),
-        fused=device.type == "cuda",
-    )
+    optimizer = make_optimizer(list(model.parameters()), settings, device)
     autocast: AbstractContextManager[object] = (
         torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     )
     step_fn = compile_model(model, mode, cfg.budget.distinct_widths)
+    graphed = cuda_graph and device.type == "cuda"
+    train_step = TrainStep(step_fn, optimizer, settings.grad_clip, autocast, graphed)
     warm_up_s = warm_up_widths(cfg, settings.batch_size, device, autocast) if mode == "static" else 0.0
     evaluation = _Evaluation(step_fn, data, tokenizer, cfg.context, settings, device, autocast)
     marks = checkpoint_steps(steps, settings.checkpoints)
@@ -187,18 +186,12 @@ def _train(
     loader = BatchLoader(data.train, cfg.context, settings.batch_size, run.seed, steps, device)
     setup_s = time.perf_counter() - started - warm_up_s
     train_started = time.perf_counter()
-    with loader:
+    # On CUDA the loop runs on a side stream of its own: a step can only be captured as a CUDA
+    # graph there, and running every step, copy and evaluation on one stream keeps them ordered.
+    with loader, training_stream(device):
         for step, (inputs, targets) in enumerate(loader):
             lr = lr_at(step, steps, settings.lr, settings.warmup_frac, settings.min_lr_ratio)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            with autocast:
-                loss = step_fn(inputs, targets)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, settings.grad_clip, foreach=True)
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            curve[step] = loss.detach()
+            curve[step] = train_step(inputs, targets, lr)
             done = step + 1
             if done == 1:
                 _sync(device)
@@ -217,11 +210,12 @@ def _train(
     bar.close()
     _sync(device)
     loop_s = time.perf_counter() - train_started
-    train_s = loop_s - evaluation.seconds
+    # Capturing the step's graph is a one-time cost, like compiling: not a step.
+    train_s = loop_s - evaluation.seconds - train_step.capture_s
     tokens = steps * settings.batch_size * cfg.context
     # The first step carries the compile; the rest run at the steady rate.
     steady_step_s = (train_s - first_step_s) / (steps - 1) if steps > 1 else first_step_s
-    compile_s = warm_up_s + max(0.0, first_step_s - steady_step_s)
+    compile_s = warm_up_s + max(0.0, first_step_s - steady_step_s) + train_step.capture_s
     tokens_per_s = settings.batch_size * cfg.context / steady_step_s
     peak = peak_flops(device)
     return TrainResult(

@@ -121,3 +121,15 @@ def test_deterministic_gpu_runs_repeat_exactly(tiny_spec, tiny_data):
     first = train(run, tiny_data.tokens, tiny_data.tokenizer, cuda)
     again = train(run, tiny_data.tokens, tiny_data.tokenizer, cuda)
     assert first.loss_curve == again.loss_curve and first.val_loss == again.val_loss
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("mode", ["static", "dynamic", "none"])
+def test_steps_replayed_as_a_cuda_graph_train_exactly_as_eager_steps(tiny_spec, tiny_data, mode):
+    cuda = torch.device("cuda")
+    run = tiny_run(tiny_spec, tiny_data, tokens=64 * 8 * 64, deterministic=True, checkpoints=3)
+    graphed = train(run, tiny_data.tokens, tiny_data.tokenizer, cuda, compile_mode=mode, cuda_graph=True)
+    eager = train(run, tiny_data.tokens, tiny_data.tokenizer, cuda, compile_mode=mode, cuda_graph=False)
+    assert graphed.loss_curve == eager.loss_curve and graphed.checkpoints == eager.checkpoints
+    assert graphed.compile_s > 0 and graphed.train_s > 0
