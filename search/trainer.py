@@ -24,7 +24,7 @@ from model.memory import estimate_training_bytes
 from model.presets import TrainSettings
 from search.batches import BatchLoader, val_batches
 from search.cache import TokenData
-from search.compiling import CompileMode, compile_model, default_compile_mode, warm_up_widths
+from search.compiling import CompileMode, compiled, default_compile_mode, warm_up_widths
 from search.config import RunConfig
 from search.determinism import deterministic_kernels
 from search.step import TrainStep, make_optimizer, training_stream
@@ -172,72 +172,72 @@ def _train(
     autocast: AbstractContextManager[object] = (
         torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     )
-    step_fn = compile_model(model, mode, cfg.budget.distinct_widths)
-    graphed = cuda_graph and device.type == "cuda"
-    train_step = TrainStep(step_fn, optimizer, settings.grad_clip, autocast, graphed)
-    warm_up_s = warm_up_widths(cfg, settings.batch_size, device, autocast) if mode == "static" else 0.0
-    evaluation = _Evaluation(step_fn, data, tokenizer, cfg.context, settings, device, autocast)
-    marks = checkpoint_steps(steps, settings.checkpoints)
-    curve = torch.zeros(steps, device=device)
-    checked = 0
-    checkpoints: list[dict[str, float]] = []
-    first_step_s = 0.0
-    bar = tqdm(total=steps, desc="train", unit="step", disable=not progress, leave=False)
-    loader = BatchLoader(data.train, cfg.context, settings.batch_size, run.seed, steps, device)
-    setup_s = time.perf_counter() - started - warm_up_s
-    train_started = time.perf_counter()
-    # On CUDA the loop runs on a side stream of its own: a step can only be captured as a CUDA
-    # graph there, and running every step, copy and evaluation on one stream keeps them ordered.
-    with loader, training_stream(device):
-        for step, (inputs, targets) in enumerate(loader):
-            lr = lr_at(step, steps, settings.lr, settings.warmup_frac, settings.min_lr_ratio)
-            curve[step] = train_step(inputs, targets, lr)
-            done = step + 1
-            if done == 1:
-                _sync(device)
-                first_step_s = time.perf_counter() - train_started
-            if done % _CHECK_EVERY == 0 or done in marks:
-                _check_finite(curve, checked, done)
-                bar.update(done - checked)
-                checked = done
-            if done in marks:
-                val_loss = evaluation.run()
-                checkpoints.append({"step": done, "tokens": done * inputs.numel(), "val_loss": val_loss})
-                bar.set_postfix(val_loss=f"{val_loss:.4f}")
-                if reporter is not None and done < steps:
-                    reporter(done * inputs.numel(), val_loss)
-        data_wait_s = loader.wait_s
-    bar.close()
-    _sync(device)
-    loop_s = time.perf_counter() - train_started
-    # Capturing the step's graph is a one-time cost, like compiling: not a step.
-    train_s = loop_s - evaluation.seconds - train_step.capture_s
-    tokens = steps * settings.batch_size * cfg.context
-    # The first step carries the compile; the rest run at the steady rate.
-    steady_step_s = (train_s - first_step_s) / (steps - 1) if steps > 1 else first_step_s
-    compile_s = warm_up_s + max(0.0, first_step_s - steady_step_s) + train_step.capture_s
-    tokens_per_s = settings.batch_size * cfg.context / steady_step_s
-    peak = peak_flops(device)
-    return TrainResult(
-        val_loss=checkpoints[-1]["val_loss"],
-        val_bpb=evaluation.last_bpb,
-        steps=steps,
-        tokens=tokens,
-        tokens_per_s=tokens_per_s,
-        mfu=None if peak is None else tokens_per_s * cfg.flops_per_token / peak,
-        peak_mem_gb=torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
-        estimated_mem_gb=estimated / 2**30,
-        setup_s=setup_s,
-        first_step_s=setup_s + warm_up_s + first_step_s,
-        compile_s=compile_s,
-        train_s=train_s,
-        eval_s=evaluation.seconds,
-        data_wait_s=data_wait_s,
-        wall_s=time.perf_counter() - started,
-        device=str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
-        loss_curve=curve.tolist(),
-        checkpoints=checkpoints,
-    )
+    with compiled(model, mode, cfg.budget.distinct_widths) as step_fn:
+        graphed = cuda_graph and device.type == "cuda"
+        train_step = TrainStep(step_fn, optimizer, settings.grad_clip, autocast, graphed)
+        warm_up_s = warm_up_widths(cfg, settings.batch_size, device, autocast) if mode == "static" else 0.0
+        evaluation = _Evaluation(step_fn, data, tokenizer, cfg.context, settings, device, autocast)
+        marks = checkpoint_steps(steps, settings.checkpoints)
+        curve = torch.zeros(steps, device=device)
+        checked = 0
+        checkpoints: list[dict[str, float]] = []
+        first_step_s = 0.0
+        bar = tqdm(total=steps, desc="train", unit="step", disable=not progress, leave=False)
+        loader = BatchLoader(data.train, cfg.context, settings.batch_size, run.seed, steps, device)
+        setup_s = time.perf_counter() - started - warm_up_s
+        train_started = time.perf_counter()
+        # On CUDA the loop runs on a side stream of its own: a step can only be captured as a CUDA
+        # graph there, and running every step, copy and evaluation on one stream keeps them ordered.
+        with loader, training_stream(device):
+            for step, (inputs, targets) in enumerate(loader):
+                lr = lr_at(step, steps, settings.lr, settings.warmup_frac, settings.min_lr_ratio)
+                curve[step] = train_step(inputs, targets, lr)
+                done = step + 1
+                if done == 1:
+                    _sync(device)
+                    first_step_s = time.perf_counter() - train_started
+                if done % _CHECK_EVERY == 0 or done in marks:
+                    _check_finite(curve, checked, done)
+                    bar.update(done - checked)
+                    checked = done
+                if done in marks:
+                    val_loss = evaluation.run()
+                    checkpoints.append({"step": done, "tokens": done * inputs.numel(), "val_loss": val_loss})
+                    bar.set_postfix(val_loss=f"{val_loss:.4f}")
+                    if reporter is not None and done < steps:
+                        reporter(done * inputs.numel(), val_loss)
+            data_wait_s = loader.wait_s
+        bar.close()
+        _sync(device)
+        loop_s = time.perf_counter() - train_started
+        # Capturing the step's graph is a one-time cost, like compiling: not a step.
+        train_s = loop_s - evaluation.seconds - train_step.capture_s
+        tokens = steps * settings.batch_size * cfg.context
+        # The first step carries the compile; the rest run at the steady rate.
+        steady_step_s = (train_s - first_step_s) / (steps - 1) if steps > 1 else first_step_s
+        compile_s = warm_up_s + max(0.0, first_step_s - steady_step_s) + train_step.capture_s
+        tokens_per_s = settings.batch_size * cfg.context / steady_step_s
+        peak = peak_flops(device)
+        return TrainResult(
+            val_loss=checkpoints[-1]["val_loss"],
+            val_bpb=evaluation.last_bpb,
+            steps=steps,
+            tokens=tokens,
+            tokens_per_s=tokens_per_s,
+            mfu=None if peak is None else tokens_per_s * cfg.flops_per_token / peak,
+            peak_mem_gb=torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
+            estimated_mem_gb=estimated / 2**30,
+            setup_s=setup_s,
+            first_step_s=setup_s + warm_up_s + first_step_s,
+            compile_s=compile_s,
+            train_s=train_s,
+            eval_s=evaluation.seconds,
+            data_wait_s=data_wait_s,
+            wall_s=time.perf_counter() - started,
+            device=str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
+            loss_curve=curve.tolist(),
+            checkpoints=checkpoints,
+        )
 
 
 class _Evaluation:

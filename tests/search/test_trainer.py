@@ -133,3 +133,15 @@ def test_steps_replayed_as_a_cuda_graph_train_exactly_as_eager_steps(tiny_spec, 
     eager = train(run, tiny_data.tokens, tiny_data.tokenizer, cuda, compile_mode=mode, cuda_graph=False)
     assert graphed.loss_curve == eager.loss_curve and graphed.checkpoints == eager.checkpoints
     assert graphed.compile_s > 0 and graphed.train_s > 0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_run_leaves_no_gpu_memory_behind(tiny_spec, tiny_data):
+    cuda = torch.device("cuda")
+    run = tiny_run(tiny_spec, tiny_data, tokens=64 * 8 * 64)
+    train(run, tiny_data.tokens, tiny_data.tokenizer, cuda)  # compiles; later runs add nothing
+    before = torch.cuda.memory_allocated(cuda)
+    for _ in range(2):
+        train(run, tiny_data.tokens, tiny_data.tokenizer, cuda)
+        assert torch.cuda.memory_allocated(cuda) == before
