@@ -207,37 +207,37 @@ def _train(
                     if reporter is not None and done < steps:
                         reporter(done * inputs.numel(), val_loss)
             data_wait_s = loader.wait_s
-        bar.close()
-        _sync(device)
-        loop_s = time.perf_counter() - train_started
-        # Capturing the step's graph is a one-time cost, like compiling: not a step.
-        train_s = loop_s - evaluation.seconds - train_step.capture_s
-        tokens = steps * settings.batch_size * cfg.context
-        # The first step carries the compile; the rest run at the steady rate.
-        steady_step_s = (train_s - first_step_s) / (steps - 1) if steps > 1 else first_step_s
-        compile_s = warm_up_s + max(0.0, first_step_s - steady_step_s) + train_step.capture_s
-        tokens_per_s = settings.batch_size * cfg.context / steady_step_s
-        peak = peak_flops(device)
-        return TrainResult(
-            val_loss=checkpoints[-1]["val_loss"],
-            val_bpb=evaluation.last_bpb,
-            steps=steps,
-            tokens=tokens,
-            tokens_per_s=tokens_per_s,
-            mfu=None if peak is None else tokens_per_s * cfg.flops_per_token / peak,
-            peak_mem_gb=torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
-            estimated_mem_gb=estimated / 2**30,
-            setup_s=setup_s,
-            first_step_s=setup_s + warm_up_s + first_step_s,
-            compile_s=compile_s,
-            train_s=train_s,
-            eval_s=evaluation.seconds,
-            data_wait_s=data_wait_s,
-            wall_s=time.perf_counter() - started,
-            device=str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
-            loss_curve=curve.tolist(),
-            checkpoints=checkpoints,
-        )
+    bar.close()
+    _sync(device)
+    loop_s = time.perf_counter() - train_started
+    # Capturing the step's graph is a one-time cost, like compiling: not a step.
+    train_s = loop_s - evaluation.seconds - train_step.capture_s
+    tokens = steps * settings.batch_size * cfg.context
+    # The first step carries the compile; the rest run at the steady rate.
+    steady_step_s = (train_s - first_step_s) / (steps - 1) if steps > 1 else first_step_s
+    compile_s = warm_up_s + max(0.0, first_step_s - steady_step_s) + train_step.capture_s
+    tokens_per_s = settings.batch_size * cfg.context / steady_step_s
+    peak = peak_flops(device)
+    return TrainResult(
+        val_loss=checkpoints[-1]["val_loss"],
+        val_bpb=evaluation.last_bpb,
+        steps=steps,
+        tokens=tokens,
+        tokens_per_s=tokens_per_s,
+        mfu=None if peak is None else tokens_per_s * cfg.flops_per_token / peak,
+        peak_mem_gb=torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
+        estimated_mem_gb=estimated / 2**30,
+        setup_s=setup_s,
+        first_step_s=setup_s + warm_up_s + first_step_s,
+        compile_s=compile_s,
+        train_s=train_s,
+        eval_s=evaluation.seconds,
+        data_wait_s=data_wait_s,
+        wall_s=time.perf_counter() - started,
+        device=str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
+        loss_curve=curve.tolist(),
+        checkpoints=checkpoints,
+    )
 
 
 class _Evaluation:
