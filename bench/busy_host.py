@@ -2,7 +2,7 @@
 
     python -m bench.busy_host --preset small --busy 0 16 32 --data DATA... --val-data VAL...
 
-Trains the hand-found schedule with ``search.trainer.train`` once to compile, then, for each
+Trains the hand-found schedule with ``search.training.trainer.train`` once to compile, then, for each
 count of spinning processes, once with the step replayed as a CUDA graph and once without.
 Without the graph every kernel is launched from Python, so a busy host leaves the GPU waiting.
 Prints one JSON line per run, then a JSON summary.
@@ -18,11 +18,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from model.presets import get_preset
-from search.config import DataSpec
-from search.counts import parse_count
-from search.devices import training_device
-from search.prepare import base_run_config, prepare_data
-from search.trainer import train
+from search.data.prepare import prepare_data
+from search.data.spec import DataSpec
+from search.options.counts import parse_count
+from search.training.devices import training_device
+from search.training.run_config import RunConfig
+from search.training.trainer import train
 from space.schedule import Schedule
 from space.spec import HAND_FOUND
 
@@ -60,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     data = DataSpec(train=tuple(args.data), val=tuple(args.val_data))
     prepared = prepare_data(data, preset.model.vocab_size)
     schedule = Schedule(budget=preset.model.budget, mults=HAND_FOUND)
-    run = base_run_config(args.preset, preset, data, prepared, parse_count(args.tokens), 0, schedule)
+    run = RunConfig.from_preset(args.preset, data, prepared).variant(
+        schedule=schedule, tokens=parse_count(args.tokens)
+    )
     device = training_device()
     train(run, prepared.tokens, prepared.tokenizer, device)  # compiles, so no measured run does
     rows = []

@@ -24,8 +24,8 @@ from torch._dynamo.utils import counters
 
 from model.decoder import Decoder
 from model.presets import get_preset
-from search.compiling import compile_model
-from search.devices import training_device
+from search.training.compiling import compile_model
+from search.training.devices import training_device
 from space.schedule import Schedule
 from space.spec import HAND_FOUND
 

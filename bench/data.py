@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from search.batches import BatchLoader
-from search.cache import TokenData, load_token_data
-from search.corpus import CorpusError, resolve_inputs
-from search.tokenizer import TokenizerError, resolve_tokenizer
+from search.data.batches import BatchLoader
+from search.data.corpus import CorpusError, resolve_inputs
+from search.data.token_cache import TokenData, load_token_data
+from search.data.tokenizer import TokenizerError, resolve_tokenizer
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = str(PROJECT_ROOT.parent / "shared" / "corpus" / "books" / "train-*.jsonl.zst")

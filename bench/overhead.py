@@ -18,11 +18,12 @@ from pathlib import Path
 
 import optuna
 
-from search.devices import training_device
-from search.objective import TrainingObjective
-from search.runner import Worker
-from search.setup import add_search_options, make_plan, open_plan_study
-from search.study import counts
+from search.options.search_options import SearchOptions
+from search.study.record import counts
+from search.training.devices import training_device
+from search.trials.objective import TrainingObjective
+from search.trials.plan import make_plan, open_plan_study
+from search.trials.runner import Worker
 
 
 def cycle_times(trials: list[optuna.trial.FrozenTrial]) -> list[float]:
@@ -71,19 +72,30 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as folder:
         settings = Path(folder) / "space.json"
         settings.write_text(json.dumps({"space": "composition", "noise_seeds": 1}))
-        search_options = argparse.ArgumentParser()
-        add_search_options(search_options)
-        plan = make_plan(search_options.parse_args(
-            ["--trials", str(args.trials), "--preset", args.preset, "--tokens", args.tokens,
-             "--storage", str(Path(folder) / "studies.db"), "--study", "overhead", "--sampler", "random",
-             "--pruner", "none", "--space", str(settings), "--data", *args.data,
-             *(["--val-data", *args.val_data] if args.val_data else [])]
-        ))  # fmt: skip
+        options = SearchOptions(
+            trials=args.trials,
+            preset=args.preset,
+            tokens=args.tokens,
+            storage=str(Path(folder) / "studies.db"),
+            study="overhead",
+            sampler="random",
+            pruner="none",
+            space=str(settings),
+            data=tuple(args.data),
+            val_data=tuple(args.val_data),
+        )
+        plan = make_plan(options)
         study, _ = open_plan_study(plan, 0)
         assert plan.prepared is not None
-        objective = TrainingObjective(plan.prepared, training_device(), False, args.compile_mode)
         Worker(
-            study, plan.settings, plan.space, objective, args.trials, Path(folder) / "artifacts", print
+            study=study,
+            storage=plan.storage,
+            settings=plan.settings,
+            space=plan.space,
+            objective=TrainingObjective(plan.prepared, training_device(), False, args.compile_mode),
+            target=args.trials,
+            artifacts=Path(folder) / "artifacts",
+            log=print,
         ).run()
         trials = [t for t in study.get_trials() if counts(t)]
         rows = [breakdown(t, c) for t, c in zip(trials, cycle_times(trials), strict=True)]

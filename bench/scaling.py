@@ -30,7 +30,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from search.storage import open_storage
+from search.study.storage import open_storage
 
 STUDY = "scaling"
 

@@ -8,7 +8,7 @@ before the command): numpy reads them when it loads. So set, the full benchmark 
 ``--jobs 9`` on a 16-core machine (12 minutes on 2 cores before the model rule existed).
 
 Every space (composition, hourglass, ramp) is searched with every sampler, built by
-:func:`search.samplers.make_sampler` exactly as the product builds it, on cheap synthetic
+:func:`search.study.samplers.make_sampler` exactly as the product builds it, on cheap synthetic
 objectives over the schedules of ``Budget()`` (12 layers, sum 48, bounds 1..16). Prints Markdown
 tables, then one JSON object with every figure.
 
@@ -41,7 +41,7 @@ here either (a run also ends after 50 repeats in a row, or when a family has no 
 Recommendation. Without noise, a run recommends the schedule with the best observed value, the
 first on ties, as Optuna's ``best_trial``. With noise that rule trusts lucky draws (a schedule
 near the optimum whose noise happened to be low), so by default (``--recommend model``) a noisy
-run recommends the trained schedule with the lowest posterior mean of ``search.recommend``'s
+run recommends the trained schedule with the lowest posterior mean of ``search.findings.recommend``'s
 Gaussian process, as ``search.confirm`` ranks a study's trials: refreshed every ``MODEL_EVERY``
 (10) trials, kernel refitted every ``REFIT_EVERY`` (100), the best observed before ``MIN_TRIALS``
 (8). ``--recommend observed`` uses the best observed value with noise too.
@@ -94,8 +94,8 @@ from multiprocessing import Pool
 import numpy as np
 import optuna
 
-from search.recommend import MIN_TRIALS, ModelFit, fit_model, posterior_means
-from search.samplers import SAMPLERS, make_sampler
+from search.findings.recommend import MIN_TRIALS, ModelFit, fit_model, posterior_means
+from search.study.samplers import SAMPLERS, make_sampler
 from space.budget import Budget
 from space.fit import fit_to_budget
 from space.spaces import SPACES, HourglassSpace, SearchSpace, hourglass_profile, make_space
@@ -423,7 +423,7 @@ def _noise(spec: RunSpec, mults: tuple[int | float, ...]) -> float:
 
 
 class ModelRule:
-    """Recommend the trained schedule with the lowest posterior mean (``search.recommend``, as
+    """Recommend the trained schedule with the lowest posterior mean (``search.findings.recommend``, as
     ``search.confirm`` ranks its candidates), refreshed every ``MODEL_EVERY`` trials with the
     kernel refitted every ``REFIT_EVERY``; the best observed before ``MIN_TRIALS`` trials."""
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from search.storage import open_storage
-from search.study import counts
+from search.study.record import counts
+from search.study.storage import open_storage
 
 _CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "tiny"
 

@@ -32,16 +32,19 @@ from typing import Any
 
 import optuna
 
-import search.cache
-import search.prepare
-import search.runner
-import search.setup
-import search.tokenizer
-import search.workers
+import search.data.prepare
+import search.data.token_cache
+import search.data.tokenizer
+import search.training.provenance
+import search.training.run_config
+import search.trials.plan
+import search.trials.runner
+import search.trials.workers
 from bench.scaling import worker_figures
 from model.presets import get_preset
-from search.config import DataSpec
-from search.storage import open_storage
+from search.data.spec import DataSpec
+from search.options.search_options import read_search_options
+from search.study.storage import open_storage
 
 # Imports are part of a worker's start-up: from the process start to here.
 _IMPORTS_DONE = time.time()
@@ -52,27 +55,26 @@ _CORPUS = _ROOT.parent / "shared" / "corpus" / "tiny"
 _EVENTS_ENV = "HOURGLASS_BENCH_STARTUP_EVENTS"
 # (module, attribute, label) of what is timed.
 _TIMED: list[tuple[Any, str, str]] = [
-    (search.setup, "make_plan", "make_plan"),
-    (search.setup, "open_plan_study", "open_plan_study"),
-    (search.workers, "open_worker_plan", "open_worker_plan"),
-    (search.workers, "open_plan_study", "open_plan_study"),
-    (search.workers, "plan_for_worker", "plan_for_worker"),
-    (search.workers, "_start_child", "start a child"),
-    (search.workers, "make_objective", "make_objective"),
-    (search.setup, "_parse_gpus", "parse_gpus (torch.cuda)"),
-    (search.setup, "load_space_spec", "space spec"),
-    (search.setup, "open_storage", "open_storage"),
-    (search.setup, "prepare_data", "prepare_data"),
-    (search.setup, "base_run_config", "base_run_config"),
-    (search.setup, "open_study", "open_study (create/load, settings check)"),
-    (search.prepare, "resolve_inputs", "resolve_inputs"),
-    (search.prepare, "resolve_tokenizer", "resolve_tokenizer"),
-    (search.prepare, "load_token_data", "load_token_data"),
-    (search.prepare, "provenance", "provenance"),
-    (search.prepare, "code_commit", "code_commit (git)"),
-    (search.tokenizer, "hash_inputs", "hash_inputs (tokenizer key)"),
-    (search.tokenizer, "load_tokenizer", "load_tokenizer"),
-    (search.cache, "hash_inputs", "hash_inputs (token cache key)"),
+    (search.trials.plan, "make_plan", "make_plan"),
+    (search.trials.plan, "open_plan_study", "open_plan_study"),
+    (search.trials.workers, "open_worker_plan", "open_worker_plan"),
+    (search.trials.workers, "open_plan_study", "open_plan_study"),
+    (search.trials.workers, "plan_for_worker", "plan_for_worker"),
+    (search.trials.workers, "_start_child", "start a child"),
+    (search.trials.workers, "make_objective", "make_objective"),
+    (search.trials.plan, "_visible_gpus", "visible gpus (torch.cuda)"),
+    (search.trials.plan, "load_space_spec", "space spec"),
+    (search.trials.plan, "open_storage", "open_storage"),
+    (search.trials.plan, "prepare_data", "prepare_data"),
+    (search.trials.plan, "open_study", "open_study (create/load, settings check)"),
+    (search.data.prepare, "resolve_inputs", "resolve_inputs"),
+    (search.data.prepare, "resolve_tokenizer", "resolve_tokenizer"),
+    (search.data.prepare, "load_token_data", "load_token_data"),
+    (search.training.run_config, "provenance", "provenance"),
+    (search.training.provenance, "code_commit", "code_commit (git)"),
+    (search.data.tokenizer, "hash_inputs", "hash_inputs (tokenizer key)"),
+    (search.data.tokenizer, "load_tokenizer", "load_tokenizer"),
+    (search.data.token_cache, "hash_inputs", "hash_inputs (token cache key)"),
     (optuna, "get_all_study_summaries", "get_all_study_summaries"),
 ]
 
@@ -104,10 +106,10 @@ def _timed(function: Callable[..., Any], label: str) -> Callable[..., Any]:
     return wrapper
 
 
-def _first_trial(self: search.runner.Worker) -> search.runner.WorkerResult:
+def _first_trial(self: search.trials.runner.Worker) -> search.trials.runner.WorkerResult:
     """Stands in for ``Worker.run``: the moment a worker would ask for its first trial."""
     _record("first trial would start", time.time(), time.time())
-    return search.runner.WorkerResult(0, "bench: stopped before the first trial", 0)
+    return search.trials.runner.WorkerResult(0, "bench: stopped before the first trial", 0)
 
 
 def _instrument() -> None:
@@ -115,11 +117,11 @@ def _instrument() -> None:
     _record("interpreter + imports", process_start(), _IMPORTS_DONE)
     for module, name, label in _TIMED:
         setattr(module, name, _timed(getattr(module, name), label))
-    search.runner.Worker.__init__ = _timed(search.runner.Worker.__init__, "Worker()")  # type: ignore[method-assign]
-    search.runner.Worker.run = _first_trial  # type: ignore[method-assign]
+    search.trials.runner.Worker.__init__ = _timed(search.trials.runner.Worker.__init__, "Worker()")  # type: ignore[method-assign]
+    search.trials.runner.Worker.run = _first_trial  # type: ignore[method-assign]
 
 
-_REAL_CHILD = search.workers._child
+_REAL_CHILD = search.trials.workers._child
 
 
 def _instrumented_child(*args: Any) -> None:
@@ -133,21 +135,19 @@ def _parent(argv: list[str]) -> int:
     """The measured parent: what ``search.run`` does, with every phase timed."""
     _instrument()
     # Spawned workers run _instrumented_child, which wraps the real entry.
-    search.workers._child = _instrumented_child
-    parser = argparse.ArgumentParser()
-    search.setup.add_search_options(parser)
-    args = parser.parse_args(argv)
+    search.trials.workers._child = _instrumented_child
+    options = read_search_options(None, argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    plan = search.setup.make_plan(args)
-    study, _ = search.setup.open_plan_study(plan, 0)
-    result = _timed(search.workers.run_workers, "run_workers")(plan, study)
+    plan = search.trials.plan.make_plan(options)
+    study, _ = search.trials.plan.open_plan_study(plan, 0)
+    result = _timed(search.trials.workers.run_workers, "run_workers")(plan, study)
     return result.exit_code
 
 
 def _warm(args: argparse.Namespace) -> None:
     """Build the tokenizer and token cache once, so both sides see warm caches."""
     spec = DataSpec(train=tuple(args.data), val=tuple(args.val_data))
-    search.prepare.prepare_data(spec, get_preset(args.preset).model.vocab_size, progress=False)
+    search.data.prepare.prepare_data(spec, get_preset(args.preset).model.vocab_size, progress=False)
 
 
 def _search_args(args: argparse.Namespace, storage: str, workers: int, trials: int) -> list[str]:

@@ -50,7 +50,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -62,9 +62,9 @@ import torch.nn.functional as F
 from bench.trainer import DEFAULT_REFERENCE
 from model import decoder, rotary
 from model.presets import get_preset
-from search.cache import open_token_cache
-from search.compiling import compile_model
-from search.determinism import deterministic_kernels
+from search.data.token_cache import open_token_cache
+from search.training.compiling import compile_model
+from search.training.determinism import deterministic_kernels
 from space.schedule import Schedule
 from space.spec import HAND_FOUND
 
@@ -175,6 +175,14 @@ _REPLACED: dict[str, tuple[type, str, Callable[..., torch.Tensor]]] = {
     "contiguous-v": (*_ATTENTION, _tensor_code(rotary.apply_rotary, contiguous_v=True)),
     "one-qkv-buffer": (*_ATTENTION, _one_qkv_buffer),
 }
+
+
+def use_changes(changes: Sequence[str]) -> None:
+    """Replace the decoder's methods that ``changes`` name (keys of the replacement table), in this
+    process for good: call it before any model is built and compiled."""
+    for change in changes:
+        owner, name, replacement = _REPLACED[change]
+        setattr(owner, name, replacement)
 
 
 def use_attention_backend(name: str) -> None:
@@ -298,8 +306,7 @@ def measure(
         fwd = torch.compile(model)
     else:
         if change in _REPLACED:
-            owner, name, replacement = _REPLACED[change]
-            setattr(owner, name, replacement)  # this process runs one variant only
+            use_changes([change])  # this process runs one variant only
         config = shape.with_schedule(Schedule(budget=shape.budget, mults=HAND_FOUND))
         with torch.device("cuda"):
             model = decoder.Decoder(config)

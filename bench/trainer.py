@@ -2,7 +2,7 @@
 
     python -m bench.trainer --presets small base --data DATA... [--reference PATH] [--cuda-graph on off]
 
-For each preset and schedule (uniform, hand-found) it trains with ``search.trainer.train`` on
+For each preset and schedule (uniform, hand-found) it trains with ``search.training.trainer.train`` on
 real data and runs ``reference_decoder.py`` (random tokens, whole-model compile) with the same
 shape, then prints one JSON object: tokens/s, MFU, peak memory, time to the first step, and the
 ratio of the trainer's tokens/s to the reference's.
@@ -18,11 +18,12 @@ import sys
 from pathlib import Path
 
 from model.presets import get_preset
-from search.config import DataSpec
-from search.counts import parse_count
-from search.devices import training_device
-from search.prepare import base_run_config, prepare_data
-from search.trainer import train
+from search.data.prepare import prepare_data
+from search.data.spec import DataSpec
+from search.options.counts import parse_count
+from search.training.devices import training_device
+from search.training.run_config import RunConfig
+from search.training.trainer import train
 from space.schedule import Schedule
 from space.spec import HAND_FOUND
 
@@ -69,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
         prepared = prepare_data(data, preset.model.vocab_size)
         for label, mults in (("uniform", (4,) * 12), ("hand-found", HAND_FOUND)):
             schedule = Schedule(budget=preset.model.budget, mults=mults)
-            run = base_run_config(preset_name, preset, data, prepared, parse_count(args.tokens), 0, schedule)
+            run = RunConfig.from_preset(preset_name, data, prepared).variant(
+                schedule=schedule, tokens=parse_count(args.tokens)
+            )
             reference = reference_run(args.reference, preset_name, mults, args.reference_steps)
             for mode, graph in itertools.product(args.compile_modes, args.cuda_graph):
                 data_args = (prepared.tokens, prepared.tokenizer, device)

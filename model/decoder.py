@@ -59,6 +59,11 @@ class Block(nn.Module):
         # GPT-J's parallel block feeds one normalized input to both branches.
         self.mlp_norm = nn.RMSNorm(d_model, eps=1e-6) if width and not parallel else None
 
+    @classmethod
+    def of_width(cls, config: ModelConfig, width: int) -> Block:
+        """A layer of ``config``'s shape and style with MLP width ``width``."""
+        return cls(config.d_model, config.n_heads, width, config.residual == "parallel")
+
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
         if self.parallel:
             h = self.attn_norm(x)
@@ -78,9 +83,7 @@ class Decoder(nn.Module):
         self.config = config
         C = config.d_model
         self.embed = nn.Embedding(config.vocab_size, C)
-        self.blocks = nn.ModuleList(
-            Block(C, config.n_heads, width, config.residual == "parallel") for width in config.mlp_widths
-        )
+        self.blocks = nn.ModuleList(Block.of_width(config, width) for width in config.mlp_widths)
         self.final_norm = nn.RMSNorm(C, eps=1e-6)
         self.head = nn.Linear(C, config.vocab_size, bias=False)
         if config.tie_embeddings:
@@ -100,6 +103,15 @@ class Decoder(nn.Module):
             else:
                 nn.init.normal_(p, 0.0, std)
 
+    def width_dims(self) -> list[tuple[nn.Parameter, int]]:
+        """(weight, dim) wherever a size is a layer's MLP width: gate_up's rows (2W), down's columns (W)."""
+        return [
+            pair
+            for block in self.blocks
+            if block.mlp is not None
+            for pair in ((block.mlp.gate_up.weight, 0), (block.mlp.down.weight, 1))
+        ]
+
     def trunk(self, idx: torch.Tensor) -> torch.Tensor:
         """The residual stream (B, T, C) after the last block, for token ids idx (B, T)."""
         T = idx.size(1)
@@ -116,3 +128,11 @@ class Decoder(nn.Module):
     def forward(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Mean next-token cross-entropy (nats) of targets (B, T) given idx (B, T)."""
         return self.loss(self.trunk(idx), targets)
+
+
+def block_inputs(config: ModelConfig, batch_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What a block of ``config`` takes, on the default device: a random residual stream x (B, T, C)
+    that requires grad, and the rotary tables cos, sin (T, D/2)."""
+    cos, sin = rotary_tables(config.context, config.head_dim)
+    x = torch.randn(batch_size, config.context, config.d_model, requires_grad=True)
+    return x, cos.to(x.device), sin.to(x.device)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from model.config import ModelConfig
@@ -49,62 +52,47 @@ class Preset(BaseModel):
         return self
 
 
-def _preset(
-    description: str,
-    *,
-    d_model: int,
-    n_heads: int,
-    context: int,
-    vocab_size: int,
-    train: TrainSettings,
-    residual: str = "sequential",
-    width_align: int = 64,
-) -> Preset:
-    budget = Budget(n_layers=12, d_model=d_model, width_align=width_align)
+@dataclass(frozen=True)
+class Shape:
+    """A preset's model shape: 12 layers of ``d_model`` with the uniform schedule."""
+
+    d_model: int
+    n_heads: int
+    context: int = 1024
+    vocab_size: int = 16384
+    residual: Literal["sequential", "parallel"] = "sequential"
+    width_align: int = 64
+
+
+def _preset(description: str, shape: Shape, train: TrainSettings) -> Preset:
+    budget = Budget(n_layers=12, d_model=shape.d_model, width_align=shape.width_align)
     model = ModelConfig(
-        vocab_size=vocab_size,
-        n_heads=n_heads,
-        context=context,
-        residual=residual,
+        vocab_size=shape.vocab_size,
+        n_heads=shape.n_heads,
+        context=shape.context,
+        residual=shape.residual,
         schedule=Schedule.uniform(budget),
     )
     return Preset(description=description, model=model, train=train)
 
 
+def _gpu_recipe(lr: float, batch_size: int = 32) -> TrainSettings:
+    """How a GPU preset's trials train: 20M tokens, scored on a fixed 0.5M-token validation set."""
+    return TrainSettings(tokens=20_000_000, batch_size=batch_size, lr=lr, val_tokens=524_288)
+
+
 PRESETS: dict[str, Preset] = {
     "tiny": _preset(
         "CPU-sized: d_model 32, context 64; a trial takes seconds (tests, CI, trying things out)",
-        d_model=32,
-        n_heads=2,
-        context=64,
-        vocab_size=512,
-        width_align=32,
-        train=TrainSettings(tokens=32_768, batch_size=8, lr=1e-2, val_tokens=4_096, checkpoints=2),
+        Shape(d_model=32, n_heads=2, context=64, vocab_size=512, width_align=32),
+        TrainSettings(tokens=32_768, batch_size=8, lr=1e-2, val_tokens=4_096, checkpoints=2),
     ),
-    "small": _preset(
-        "the GPU default: d_model 512, 8 heads, context 1024",
-        d_model=512,
-        n_heads=8,
-        context=1024,
-        vocab_size=16384,
-        train=TrainSettings(tokens=20_000_000, batch_size=32, lr=2e-3, val_tokens=524_288),
-    ),
-    "base": _preset(
-        "d_model 768, 12 heads, context 1024",
-        d_model=768,
-        n_heads=12,
-        context=1024,
-        vocab_size=16384,
-        train=TrainSettings(tokens=20_000_000, batch_size=32, lr=1.5e-3, val_tokens=524_288),
-    ),
+    "small": _preset("the GPU default: d_model 512, 8 heads, context 1024", Shape(512, 8), _gpu_recipe(2e-3)),
+    "base": _preset("d_model 768, 12 heads, context 1024", Shape(768, 12), _gpu_recipe(1.5e-3)),
     "baka": _preset(
         "the hand experiment's shape: d_model 1024, 4 heads, context 512, parallel residual",
-        d_model=1024,
-        n_heads=4,
-        context=512,
-        vocab_size=16384,
-        residual="parallel",
-        train=TrainSettings(tokens=20_000_000, batch_size=64, lr=1e-3, val_tokens=524_288),
+        Shape(d_model=1024, n_heads=4, context=512, residual="parallel"),
+        _gpu_recipe(1e-3, batch_size=64),
     ),
 }
 

@@ -102,6 +102,11 @@ class Budget(BaseModel):
         return self.max_steps - self.min_steps + 1
 
     @property
+    def allowed_widths(self) -> tuple[int, ...]:
+        """Every MLP width one layer can have under this budget, narrowest first."""
+        return tuple(self.width(s * self.step_units) for s in range(self.min_steps, self.max_steps + 1))
+
+    @property
     def uniform_units(self) -> tuple[int, ...] | None:
         """Units of the uniform schedule, or None when the total does not split evenly."""
         per_layer, remainder = divmod(self.total_units, self.n_layers)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from model.presets import PRESETS
-from search.config import load_run_config
+from search.training.run_config import load_run_config
 from space.spec import baseline_schedules, load_space_spec
 
 STUDIES = sorted((Path(__file__).resolve().parents[1] / "studies").glob("*.json"))

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from bench import scaling
-from tests.search.test_workers import HOLD_S, MEETING
+from tests.search.trials.test_workers import HOLD_S, MEETING
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -26,7 +26,7 @@ def test_two_cpu_workers_report_the_study_they_ran(
     monkeypatch.setenv(MEETING, str(tmp_path / "meeting"))  # both workers get trials
     monkeypatch.setenv(HOLD_S, "0.2")
     storage = tmp_path / "studies.db"
-    objective = "tests.search.test_workers:meet"
+    objective = "tests.search.trials.test_workers:meet"
     options = ["--", "--preset", "tiny", "--objective", objective]
     code = scaling.main(["--workers", "2", "--trials", "6", "--storage", str(storage), *options])
     assert code == 0

@@ -27,7 +27,7 @@ from bench.search import (
     uniform_valid_schedules,
     verdict,
 )
-from search.recommend import MIN_TRIALS, posterior_means
+from search.findings.recommend import MIN_TRIALS, posterior_means
 from space.budget import Budget
 from space.schedule import Schedule
 from space.spaces import CompositionSpace, HourglassSpace, RampSpace, layer_param_name

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from model.presets import get_preset
-from search.config import DataSpec
-from search.prepare import PreparedData, prepare_data
+from search.data.prepare import PreparedData, prepare_data
+from search.training.run_config import DataSpec
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 
-from search.config import RunConfig
+from search.training.run_config import RunConfig
 
 TARGET = (8, 4, 4, 4, 3, 3, 3, 3, 4, 4, 4, 4)
 

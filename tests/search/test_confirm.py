@@ -1,4 +1,4 @@
-"""search.confirm: the verdict, the fidelity check, and confirming a real tiny study end to end."""
+"""search.confirm: confirming a real tiny study end to end, and its refusals."""
 
 from __future__ import annotations
 
@@ -13,14 +13,16 @@ import pytest
 import torch
 from optuna_dashboard import get_note
 
-from search import confirm
-from search.config import RunConfig
-from search.objective import Evaluation, Objective
+from search import confirm as confirm_command
+from search.findings.candidates import plan_confirmation
+from search.findings.confirmation import CONFIRMATIONS_ATTR, RUNS_ATTR
 from search.run import main as run_main
-from search.stats import mean_difference
-from search.storage import open_storage
-from search.study import SETTINGS_ATTR, study_settings
-from search.trainer import TrainingFailed
+from search.study.settings import SETTINGS_ATTR, study_settings
+from search.study.storage import open_storage
+from search.training.run_config import RunConfig
+from search.training.trainer import TrainingFailed
+from search.trials.confirming import confirm
+from search.trials.objective import Evaluation, Objective
 
 STUDY = "tiny"
 # Half the tiny preset's budget: the study and every confirmation train twice as fast.
@@ -107,59 +109,6 @@ class FakeObjective(Objective):
         return Evaluation(self.losses[key], {"val_bpb": 1.0, "wall_s": 0.1})
 
 
-# The verdict, on constructed differences.
-
-
-def test_verdict_names_the_best_schedule_whose_interval_lies_below_zero() -> None:
-    differences = {
-        "trial 3": mean_difference([-0.010, -0.012, -0.011]),
-        "trial 4": mean_difference([-0.030, -0.031, -0.029]),
-        "hand-found": mean_difference([-0.01, 0.01, 0.0]),
-    }
-    winner, sentence = confirm.verdict(differences, "uniform")
-    assert winner == "trial 4"
-    assert sentence.startswith("trial 4 beats uniform: mean difference -0.0300")
-    assert "with 3 schedules compared, a false winner has at most a 8% chance" in sentence
-
-
-def test_verdict_names_no_winner_when_every_interval_includes_zero() -> None:
-    differences = {"trial 3": mean_difference([-0.02, 0.01, -0.005]), "hand-found": None}
-    winner, sentence = confirm.verdict(differences, "uniform")
-    assert winner is None
-    assert sentence.startswith("no schedule beat uniform beyond noise")
-
-
-def test_a_worse_schedule_or_a_single_seed_is_no_winner() -> None:
-    worse = mean_difference([0.02, 0.021, 0.019])
-    single = mean_difference([-0.5])
-    assert confirm.verdict({"worse": worse, "single": single}, "uniform")[0] is None
-    assert confirm.result_status(worse) == "worse"
-    assert confirm.result_status(single) == "too few seeds"
-    assert confirm.result_status(mean_difference([-0.02, 0.01])) == "within noise"
-
-
-# Fidelity: Kendall's tau between the short and the long ranking.
-
-
-def test_fidelity_uses_the_seeds_every_schedule_has_and_warns_below_the_threshold() -> None:
-    short = {"uniform": {0: 5.0, 1: 5.2}, "a": {0: 4.9}, "b": {0: 4.8, 1: 9.9}}
-    reversed_long = {"uniform": 3.0, "a": 3.1, "b": 3.2}
-    f = confirm.fidelity(short, reversed_long, short_tokens=1000)
-    assert f.short_seeds == [0]  # "a" has no seed 1 at the short budget
-    assert f.short_means == [5.0, 4.9, 4.8]
-    assert f.tau == pytest.approx(-1.0)
-    assert f.warning
-
-    agreeing = confirm.fidelity(short, {"uniform": 3.2, "a": 3.1, "b": 3.0}, short_tokens=1000)
-    assert agreeing.tau == pytest.approx(1.0)
-    assert not agreeing.warning
-
-
-def test_fidelity_of_a_single_schedule_has_no_tau_and_no_warning() -> None:
-    f = confirm.fidelity({"uniform": {0: 5.0}}, {"uniform": 3.0}, short_tokens=1000)
-    assert f.tau is None and not f.warning
-
-
 # End to end on the tiny study.
 
 
@@ -171,14 +120,16 @@ def test_confirm_retrains_only_what_the_study_lacks_and_stores_the_record(
     trials = {t.user_attrs["schedule_key"]: t for t in study.get_trials() if t.value is not None}
     uniform = "4,4,4,4,4,4,4,4,4,4,4,4"
 
-    assert confirm.main(["--study", STUDY, "--storage", str(storage), "--top", "1", "--seeds", "2"]) == 0
+    assert (
+        confirm_command.main(["--study", STUDY, "--storage", str(storage), "--top", "1", "--seeds", "2"]) == 0
+    )
     out = capsys.readouterr().out
     assert "4 of 6 runs reused, 2 to train" in out
     assert "name" in out and "vs uniform" in out and "95% interval" in out
-    assert "verdict: " in out
+    assert "Verdict: " in out
 
     study = load(storage)
-    (record,) = study.user_attrs[confirm.CONFIRMATIONS_ATTR]
+    (record,) = study.user_attrs[CONFIRMATIONS_ATTR]
     assert (record["tokens"], record["study_tokens"], record["seeds"]) == (TOKENS, TOKENS, [0, 1])
     assert (record["trained"], record["reused"], record["fidelity"]) == (2, 4, None)
     names = [s["name"] for s in record["schedules"]]
@@ -191,14 +142,16 @@ def test_confirm_retrains_only_what_the_study_lacks_and_stores_the_record(
         difference = result["difference"]
         assert difference["n"] == 2 and difference["low"] < difference["mean"] < difference["high"]
     assert (record["winner"] is None) == record["verdict"].startswith("no schedule beat uniform")
-    assert len(study.user_attrs[confirm.RUNS_ATTR]) == 2
+    assert len(study.user_attrs[RUNS_ATTR]) == 2
     note = get_note(study)
     assert note.startswith("## Hourglass study") and "## Confirmations" in note and "95% interval" in note
 
     # The same command again trains nothing and stores no duplicate.
-    assert confirm.main(["--study", STUDY, "--storage", str(storage), "--top", "1", "--seeds", "2"]) == 0
+    assert (
+        confirm_command.main(["--study", STUDY, "--storage", str(storage), "--top", "1", "--seeds", "2"]) == 0
+    )
     assert "6 of 6 runs reused, 0 to train" in capsys.readouterr().out
-    assert len(load(storage).user_attrs[confirm.CONFIRMATIONS_ATTR]) == 1
+    assert len(load(storage).user_attrs[CONFIRMATIONS_ATTR]) == 1
 
 
 @pytest.mark.usefixtures("single_thread")
@@ -206,10 +159,10 @@ def test_a_run_at_another_token_budget_reports_kendalls_tau(
     storage: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = ["--study", STUDY, "--storage", str(storage), "--top", "1", "--seeds", "1", "--tokens", "8k"]
-    assert confirm.main(args) == 0
+    assert confirm_command.main(args) == 0
     out = capsys.readouterr().out
     assert "0 of 3 runs reused, 3 to train" in out
-    (record,) = load(storage).user_attrs[confirm.CONFIRMATIONS_ATTR]
+    (record,) = load(storage).user_attrs[CONFIRMATIONS_ATTR]
     fidelity = record["fidelity"]
     assert (record["tokens"], fidelity["short_tokens"], fidelity["short_seeds"]) == (8000, TOKENS, [0])
     assert len(fidelity["names"]) == 3 and fidelity["tau"] is not None
@@ -220,16 +173,16 @@ def test_a_run_at_another_token_budget_reports_kendalls_tau(
 
 def test_failed_runs_are_recorded_and_left_out_of_the_pairs(storage: Path) -> None:
     study = load(storage)
-    plan = confirm.plan_confirmation(study, top=1, seeds=3, tokens=None)
+    plan = plan_confirmation(study, top=1, seeds=3, tokens=None)
     hand_found = plan.candidates[1]
     losses = {(c.key, s): 5.0 - 0.01 * s for c in plan.candidates for s in plan.seeds}
     fake = FakeObjective(losses, fail=frozenset({(hand_found.key, 2)}))
-    record = confirm.confirm(study, plan, fake, lambda line: None)
+    record = confirm(study, plan, fake, lambda line: None)
 
     result = record.schedules[1]
     assert result.failed == {2: "diverged: loss is nan at step 3"}
     assert set(result.losses) == {0, 1} and result.difference is not None and result.difference.n == 2
-    stored = study.user_attrs[confirm.RUNS_ATTR]
+    stored = study.user_attrs[RUNS_ATTR]
     assert len(stored) == len(fake.configs) - 1
     assert record.trained == len(stored)
     # Every trained config is the study's base run with only the schedule, seed and tokens changed.
@@ -245,8 +198,8 @@ def test_failed_runs_are_recorded_and_left_out_of_the_pairs(storage: Path) -> No
     ("args", "message"),
     [
         (["--study", "nope"], "no study 'nope'"),
-        (["--top", "0"], "--top must be at least 1"),
-        (["--seeds", "0"], "--seeds must be at least 1"),
+        (["--top", "0"], "--top: must be at least 1"),
+        (["--seeds", "0"], "--seeds: must be at least 1"),
         (["--study", "../x"], "must be 1-100 letters"),
     ],
 )
@@ -254,7 +207,7 @@ def test_bad_requests_fail_clearly_and_store_nothing(
     storage: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = storage.read_bytes()
-    assert confirm.main(["--study", STUDY, "--storage", str(storage), *args]) == 2
+    assert confirm_command.main(["--study", STUDY, "--storage", str(storage), *args]) == 2
     assert message in capsys.readouterr().err
     assert storage.read_bytes() == before
 
@@ -263,7 +216,7 @@ def test_a_missing_storage_file_is_an_error_and_is_not_created(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     missing = tmp_path / "none.db"
-    assert confirm.main(["--study", STUDY, "--storage", str(missing)]) == 2
+    assert confirm_command.main(["--study", STUDY, "--storage", str(missing)]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not missing.exists()
 
@@ -274,38 +227,6 @@ def test_a_study_without_completed_trials_is_an_error(
     empty_storage = tmp_path / "empty.db"
     empty = optuna.create_study(study_name="empty", storage=open_storage(str(empty_storage)))
     empty.set_user_attr(SETTINGS_ATTR, load(storage).user_attrs[SETTINGS_ATTR])
-    assert confirm.main(["--study", "empty", "--storage", str(empty_storage)]) == 2
+    assert confirm_command.main(["--study", "empty", "--storage", str(empty_storage)]) == 2
     assert "has no completed trials yet" in capsys.readouterr().err
-    assert confirm.CONFIRMATIONS_ATTR not in empty.user_attrs
-
-
-def _finished(number: int, mults: tuple[int, ...], value: float) -> optuna.trial.FrozenTrial:
-    trial = optuna.trial.create_trial(value=value, user_attrs={"mlp_mults": list(mults)})
-    trial.number = number
-    return trial
-
-
-def test_trials_are_ranked_by_the_model_not_by_one_lucky_loss():
-    """A schedule whose neighbours all did well outranks a lone lucky loss among poor neighbours."""
-    good = [(8, 4, 4, 4, 3, 3, 3, 3, 4, 4, 4, 4), (7, 5, 4, 4, 3, 3, 3, 3, 4, 4, 4, 4),
-            (8, 4, 4, 4, 3, 3, 3, 4, 3, 4, 4, 4), (8, 4, 4, 3, 4, 3, 3, 3, 4, 4, 4, 4),
-            (8, 4, 5, 3, 3, 3, 3, 3, 4, 4, 4, 4), (8, 4, 4, 4, 3, 3, 4, 3, 3, 4, 4, 4)]  # fmt: skip
-    poor = [(1, 1, 1, 1, 4, 4, 4, 4, 7, 7, 7, 7), (1, 1, 1, 2, 4, 4, 4, 3, 7, 7, 7, 7),
-            (1, 1, 2, 1, 4, 4, 3, 4, 7, 7, 7, 7), (2, 1, 1, 1, 4, 3, 4, 4, 7, 7, 7, 7),
-            (1, 2, 1, 1, 3, 4, 4, 4, 7, 7, 7, 7), (1, 1, 1, 1, 4, 4, 4, 5, 6, 7, 7, 7)]  # fmt: skip
-    trials = [_finished(n, m, 4.50 + 0.01 * n) for n, m in enumerate(good)]
-    trials += [_finished(6 + n, m, 4.90 + 0.01 * n) for n, m in enumerate(poor[1:])]
-    trials.append(_finished(11, poor[0], 4.49))  # the lowest loss, a lucky draw among poor neighbours
-    by_loss = sorted(trials, key=lambda t: t.value)
-    assert by_loss[0].number == 11
-    ranked, how = confirm.rank_trials(trials)
-    assert ranked[0].number == 0
-    assert {t.number for t in ranked[:6]} == set(range(6))
-    assert how == "the model's posterior mean over 12 trials"
-
-
-def test_a_small_study_is_ranked_by_loss_and_says_so():
-    trials = [_finished(n, (4,) * 12, 5.0 - 0.1 * n) for n in range(confirm.MIN_TRIALS - 1)]
-    ranked, how = confirm.rank_trials(trials)
-    assert [t.number for t in ranked] == list(reversed(range(confirm.MIN_TRIALS - 1)))
-    assert how.startswith("loss (fewer than")
+    assert CONFIRMATIONS_ATTR not in empty.user_attrs

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import re
 import shutil
 import statistics
@@ -11,13 +10,12 @@ from pathlib import Path
 
 import optuna
 import pytest
-from optuna.distributions import FloatDistribution, IntDistribution
-from optuna.trial import FrozenTrial, create_trial
 
-from search import confirm, report
-from search.storage import open_storage
-from search.study import SETTINGS_ATTR
-from space.spaces import layer_param_name
+from search import report
+from search.findings.candidates import plan_confirmation
+from search.study.settings import SETTINGS_ATTR
+from search.study.storage import open_storage
+from search.trials.confirming import confirm
 from tests.search.test_confirm import STUDY, FakeObjective, copy_study, load
 
 CHROMIUM = shutil.which("chromium")
@@ -48,11 +46,11 @@ def confirmed(tmp_path_factory: pytest.TempPathFactory, corpus: Path) -> Path:
     """A copy of the tiny study with one confirmation, its missing runs scored without training."""
     storage = copy_study(tmp_path_factory, corpus, tmp_path_factory.mktemp("report"))
     study = load(storage)
-    plan = confirm.plan_confirmation(study, top=1, seeds=3, tokens=None)
+    plan = plan_confirmation(study, top=1, seeds=3, tokens=None)
     losses = {
         (c.key, s): 5.4 - 0.002 * i + 0.0005 * s for i, c in enumerate(plan.candidates) for s in plan.seeds
     }
-    confirm.confirm(study, plan, FakeObjective(losses), lambda line: None)
+    confirm(study, plan, FakeObjective(losses), lambda line: None)
     return storage
 
 
@@ -143,31 +141,3 @@ def test_a_study_without_results_still_renders(confirmed: Path, tmp_path: Path) 
     text = report.render_report(empty)
     assert "No completed trials yet." in text and "No baseline has finished yet." in text
     assert "<h2>Confirmations</h2>" in text and "None yet" in text
-
-
-def synthetic_trials(count: int, important: int = 3) -> list[FrozenTrial]:
-    """Completed trials whose loss depends on one layer's multiplier only (plus a little noise)."""
-    rng = random.Random(0)
-    names = [layer_param_name(i) for i in range(12)]
-    trials = []
-    for _ in range(count):
-        params = {name: rng.randint(1, 8) for name in names}
-        loss = 5.0 + 0.01 * (params[names[important]] - 2) ** 2 + 0.0001 * rng.random()
-        trials.append(
-            create_trial(params=params, distributions={n: IntDistribution(1, 8) for n in names}, value=loss)
-        )
-    return trials
-
-
-def test_layer_importances_find_the_layer_that_matters() -> None:
-    importances = report.layer_importances(synthetic_trials(40), n_layers=12)
-    assert list(importances) == [layer_param_name(i) for i in range(12)]
-    assert max(importances, key=importances.__getitem__) == layer_param_name(3)
-
-
-def test_layer_importances_refuse_too_few_trials_or_a_space_without_layer_parameters() -> None:
-    with pytest.raises(ValueError, match=r"at least 20 completed trials.*has 5"):
-        report.layer_importances(synthetic_trials(5), n_layers=12)
-    waist = [create_trial(params={"waist": 2.0}, distributions={"waist": FloatDistribution(1, 8)}, value=5.0)]
-    with pytest.raises(ValueError, match="no per-layer parameters"):
-        report.layer_importances(waist, n_layers=12)

@@ -17,11 +17,11 @@ from optuna.trial import TrialState
 from optuna_dashboard import get_note
 
 from search.best import main as best_main
-from search.config import RunConfig
 from search.run import main as run_main
-from search.storage import is_url, open_storage
-from search.study import counts
+from search.study.record import counts
+from search.study.storage import is_url, open_storage
 from search.train import main as train_main
+from search.training.run_config import RunConfig
 
 HAND = [8, 4, 4, 4, 3, 3, 3, 3, 4, 4, 4, 4]
 

@@ -55,7 +55,7 @@ def test_parameter_names_and_ranges_are_fixed(space_name):
     for _ in range(30):
         trial = study.ask()
         space.suggest(trial)
-        distributions = study._storage.get_trial(trial._trial_id).distributions
+        distributions = trial.distributions
         seen = seen or distributions
         assert distributions == seen
         study.tell(trial, 0.0)
@@ -142,7 +142,7 @@ def _score(schedule: Schedule) -> float:
 @pytest.mark.parametrize("budget", [Budget(), Budget(granularity=2)])
 def test_joint_proposals_are_recorded_as_the_schedule_they_give(sampler, budget):
     """Model-based samplers learn from the schedules trained, not from the raw vectors."""
-    from search.samplers import make_sampler
+    from search.study.samplers import make_sampler
 
     space = CompositionSpace(budget)
     study = optuna.create_study(sampler=make_sampler(sampler, 0))
@@ -178,7 +178,7 @@ def test_draws_made_one_at_a_time_are_recorded_as_drawn():
 
 def test_queued_schedules_keep_their_parameters_in_the_joint_phase(tmp_path):
     """As the product queues baselines: ``enqueue_trial(params_for(...))`` on a journal file."""
-    from search.samplers import make_sampler
+    from search.study.samplers import make_sampler
 
     storage = optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(str(tmp_path / "studies.db"))

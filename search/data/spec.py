@@ -1,0 +1,17 @@
+"""Which text a run trains and validates on, and how it is tokenized."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DataSpec(BaseModel):
+    """Which text a run trains and validates on, and how it is tokenized."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    train: tuple[str, ...] = Field(min_length=1, description="training files, folders or globs")
+    val: tuple[str, ...] = Field((), description="validation files; empty: a held-out share of train")
+    text_field: str = Field("text", description="JSON field holding a document's text")
+    tokenizer: str | None = Field(None, description="tokenizer.json to use; None: train a BPE")
+    val_share: float = Field(0.01, gt=0, lt=1, description="held-out share when val is empty")

@@ -1,0 +1,136 @@
+"""What ``search.confirm`` compares: the study's baselines and its best schedules, at which seeds,
+and which of those runs the study or an earlier confirmation already made.
+
+The best schedules are ranked by a Gaussian process's posterior mean over all the study's trials
+(``search.findings.recommend``), not by their single noisy losses, so a lucky seed does not take
+a place that a schedule with consistently good neighbours deserves; a study with fewer than
+``MIN_TRIALS`` trials is ranked by loss, and the plan says which ranking it used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from search.findings.confirmation import StoredRun, stored_runs
+from search.findings.formatting import seed_range
+from search.findings.recommend import MIN_TRIALS
+from search.findings.summary import model_ranking
+from search.study import record
+from search.study.settings import StudySettings, study_settings
+from space.schedule import Schedule
+from space.spec import baseline_schedules
+
+# (schedule key, seed, tokens): a run's identity across trials and confirmations.
+RunKey = tuple[str, int, int]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A schedule to confirm: a baseline of the study or one of its best trials."""
+
+    name: str
+    schedule: Schedule
+    baseline: str | None = None
+    trial: int | None = None
+
+    @property
+    def key(self) -> str:
+        """The schedule's identity, as in the trials' schedule keys."""
+        return self.schedule.key
+
+
+@dataclass(frozen=True)
+class ConfirmPlan:
+    """The schedules (reference first) and seeds to compare, and which runs must be trained."""
+
+    settings: StudySettings
+    candidates: list[Candidate]
+    seeds: list[int]
+    tokens: int
+    known: dict[RunKey, float]
+    ranking: str
+
+    @property
+    def study_tokens(self) -> int:
+        """Training tokens of the study's trials."""
+        return self.settings.base.train.tokens
+
+    @property
+    def missing(self) -> list[tuple[Candidate, int]]:
+        """(schedule, seed) pairs with no result at these tokens yet."""
+        return [
+            (c, s) for c in self.candidates for s in self.seeds if (c.key, s, self.tokens) not in self.known
+        ]
+
+    def describe(self) -> str:
+        """One line: what is compared and how much of it must be trained."""
+        total = len(self.candidates) * len(self.seeds)
+        names = ", ".join(c.name for c in self.candidates)
+        return (
+            f"confirming {len(self.candidates)} schedules ({names}) at seeds {seed_range(self.seeds)}, "
+            f"{self.tokens:,} tokens each: {total - len(self.missing)} of {total} runs reused, "
+            f"{len(self.missing)} to train; trials ranked by {self.ranking}"
+        )
+
+
+def plan_confirmation(study: optuna.Study, top: int, seeds: int, tokens: int | None) -> ConfirmPlan:
+    """Check the request against the study and pick what to compare; ValueError says what is wrong."""
+    settings = study_settings(study)
+    trials = record.completed(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    if not trials:
+        raise ValueError(
+            f"study '{study.study_name}' has no completed trials yet; run python -m search.run first"
+        )
+    first = settings.base.seed
+    ranked, ranking = rank_trials(trials)
+    return ConfirmPlan(
+        settings=settings,
+        candidates=select_candidates(ranked, settings, top),
+        seeds=list(range(first, first + seeds)),
+        tokens=tokens or settings.base.train.tokens,
+        known=known_results(trials, settings, stored_runs(study)),
+        ranking=ranking,
+    )
+
+
+def rank_trials(trials: Sequence[FrozenTrial]) -> tuple[list[FrozenTrial], str]:
+    """The completed trials best first, and how they were ranked: by the model's posterior mean
+    over all of them (every seed, baselines included), or by loss below ``MIN_TRIALS`` trials."""
+    ranking = model_ranking(trials)
+    if ranking is None:
+        ranked = sorted(trials, key=lambda t: (record.value(t), t.number))
+        return ranked, f"loss (fewer than {MIN_TRIALS} trials for a model)"
+    return [t for t, _ in ranking.ranked], f"the model's posterior mean over {len(trials)} trials"
+
+
+def select_candidates(ranked: Sequence[FrozenTrial], settings: StudySettings, top: int) -> list[Candidate]:
+    """The study's baselines (the reference first), then the first ``top`` distinct other
+    schedules of ``ranked`` (trials best first) at the study's seed."""
+    space = settings.space.build(settings.base.model.budget)
+    baselines = baseline_schedules(settings.space, space)
+    if not baselines:
+        raise ValueError("the study has no baseline schedule to compare against (its space lists none)")
+    chosen = [Candidate(name, schedule, baseline=name) for name, schedule in baselines]
+    taken = {c.key for c in chosen}
+    sampled = [t for t in record.at_seed(ranked, settings.base.seed) if record.baseline(t) is None]
+    for trial in sampled:
+        schedule = Schedule(budget=space.budget, mults=record.mults(trial))
+        if schedule.key not in taken and len(chosen) < len(baselines) + top:
+            taken.add(schedule.key)
+            chosen.append(Candidate(f"trial {trial.number}", schedule, trial=trial.number))
+    return chosen
+
+
+def known_results(
+    trials: Sequence[FrozenTrial], settings: StudySettings, runs: Sequence[StoredRun]
+) -> dict[RunKey, float]:
+    """Final losses by (schedule key, seed, tokens): completed trials, then stored confirmation runs."""
+    tokens = settings.base.train.tokens  # every trial of a study trains on the same budget
+    known = {(record.schedule_key(t), record.seed(t), tokens): record.value(t) for t in trials}
+    for run in runs:
+        known[(run.schedule, run.seed, run.tokens)] = run.val_loss
+    return known

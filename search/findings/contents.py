@@ -1,0 +1,349 @@
+"""A study's findings, gathered once, and the blocks that the note, the terminal and the report are
+made of: each table and sentence is built here and nowhere else."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import optuna
+from optuna.trial import FrozenTrial
+
+from search.findings.confirmation import Confirmation, stored_confirmations
+from search.findings.document import Block, Heading, Picture, Section, Table, Text
+from search.findings.figures import confirmation_figure, importance_figure, schedules_figure, trials_figure
+from search.findings.formatting import mults_text, seed_range
+from search.findings.importance import layer_importances
+from search.findings.recommend import ModelFit
+from search.findings.summary import ModelPick, ModelRanking, StudySummary, model_ranking, summarize
+from search.study import record
+from search.study.settings import StudySettings, study_settings
+
+BEST_SHOWN = 6
+# The note shows the latest few confirmations; the report and the study's attribute keep every one.
+NOTE_CONFIRMATIONS = 3
+
+
+@dataclass(frozen=True)
+class StudyFindings:
+    """Everything a study has found: its trials summarized, the model's ranking, its confirmations."""
+
+    name: str
+    settings: StudySettings
+    trials: list[FrozenTrial]
+    summary: StudySummary
+    ranking: ModelRanking | None
+    confirmations: list[Confirmation]
+
+    @property
+    def seed(self) -> int:
+        """The study's seed: where its schedules compete."""
+        return self.settings.base.seed
+
+    @property
+    def pick(self) -> ModelPick | None:
+        """The model's pick at the study's seed (None below the model's minimum of trials)."""
+        return self.ranking.pick(self.seed) if self.ranking else None
+
+    @property
+    def ranked(self) -> list[FrozenTrial]:
+        """Completed trials at the study's seed, repeats left out, lowest loss first."""
+        kept = record.at_seed(record.completed(self.trials), self.seed)
+        return sorted(kept, key=lambda t: (record.value(t), t.number))
+
+    @property
+    def best_distinct(self) -> list[FrozenTrial]:
+        """The best ``BEST_SHOWN`` trials at the study's seed, one per schedule."""
+        seen: set[str] = set()
+        kept = []
+        for t in self.ranked:
+            if record.schedule_key(t) not in seen:
+                seen.add(record.schedule_key(t))
+                kept.append(t)
+        return kept[:BEST_SHOWN]
+
+
+def gather_findings(study: optuna.Study, fit: ModelFit | None = None) -> StudyFindings:
+    """The findings of ``study``; ``fit`` reuses the model's kernel settings fitted earlier.
+    ValueError for a study not made by Hourglass."""
+    settings = study_settings(study)
+    trials = study.get_trials(deepcopy=False)
+    return StudyFindings(
+        name=study.study_name,
+        settings=settings,
+        trials=trials,
+        summary=summarize(trials, settings.base.seed),
+        ranking=model_ranking(record.completed(trials), fit),
+        confirmations=stored_confirmations(study),
+    )
+
+
+def overview_table(f: StudyFindings) -> Table:
+    """What the study is: preset, space, budget, seed, objective, and how its trials ended."""
+    base = f.settings.base
+    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(f.summary.states.items())) or "none yet"
+    facts = (
+        ("preset", f"{f.settings.preset} ({base.model.params:,} parameters)"),
+        ("space", f.settings.space.space),
+        ("training tokens per trial", f"{base.train.tokens:,}"),
+        ("study seed", str(base.seed)),
+        ("objective", f.settings.objective),
+        ("trials counted", str(f.summary.counted)),
+        ("outcomes", outcomes),
+    )
+    return Table(("study", f.name), facts)
+
+
+def best_texts(f: StudyFindings) -> list[Text]:
+    """The lowest loss at the study's seed, and the model's pick beside it."""
+    texts = []
+    best = f.summary.best
+    if best is not None:
+        reference = f.summary.reference_loss(f.seed)
+        gain = f" ({record.value(best) - reference:+.4f} vs reference)" if reference is not None else ""
+        texts.append(
+            Text(
+                f"trial {best.number}, `{mults_text(record.mults(best))}`, "
+                f"val loss {record.value(best):.4f}{gain}",
+                label="Best",
+            )
+        )
+    pick = f.pick
+    if pick is not None:
+        texts.append(
+            Text(
+                f"trial {pick.trial.number}, `{mults_text(record.mults(pick.trial))}`, val loss "
+                f"{record.value(pick.trial):.4f}, expected {pick.expected:.4f}. A Gaussian process over "
+                f"the {pick.seen} trials weighs each loss with its neighbours' (`search.confirm` retrains "
+                "its top schedules); where it differs from the best, the best's low loss may owe "
+                "something to its seed.",
+                label="The model's pick",
+            )
+        )
+    return texts
+
+
+def best_table(f: StudyFindings) -> Table:
+    """The best distinct schedules at the study's seed, with the model's expected loss."""
+    reference = f.summary.reference_loss(f.seed)
+    expected = f.ranking.expected if f.ranking else {}
+    rows = []
+    for rank, t in enumerate(f.best_distinct, start=1):
+        loss = record.value(t)
+        rows.append(
+            (
+                str(rank),
+                str(t.number),
+                record.baseline(t) or "",
+                record.schedule_key(t),
+                f"{loss:.4f}",
+                f"{expected[t.number]:.4f}" if t.number in expected else "",
+                f"{loss - reference:+.4f}" if reference is not None else "",
+            )
+        )
+    headers = (
+        "rank",
+        "trial",
+        "baseline",
+        "schedule",
+        "val loss",
+        "expected (model)",
+        "vs reference (same seed)",
+    )
+    return Table(headers, tuple(rows), code_columns=frozenset({3}))
+
+
+def baseline_blocks(f: StudyFindings) -> list[Block]:
+    """Each baseline's losses by seed, and the reference's seed-noise band."""
+    summary = f.summary
+    reference = summary.reference
+    if reference is None:
+        return [Text("No baseline has finished yet.", kind="note")]
+    rows = tuple(
+        (
+            score.baseline or "",
+            score.key,
+            str(len(score.losses)),
+            ", ".join(f"{seed}: {v:.4f}" for seed, v in sorted(score.losses.items())),
+            f"{score.mean:.4f}",
+            f"{score.sd:.4f}" if score.sd is not None else "",
+        )
+        for score in summary.baselines
+    )
+    table = Table(
+        ("baseline", "schedule", "seeds", "val loss by seed", "mean", "sd"), rows, code_columns=frozenset({1})
+    )
+    name = reference.baseline or "the reference"
+    sd = reference.sd
+    if sd is None:
+        return [
+            table,
+            Text(f"{name} has one seed: no noise band (study settings: noise_seeds of 2 or more)."),
+        ]
+    noise = Text(
+        f"{name}: mean {reference.mean:.4f} ± sd {sd:.4f} over {len(reference.losses)} seeds = "
+        f"[{reference.mean - sd:.4f}, {reference.mean + sd:.4f}]. Differences between single trials "
+        "smaller than about twice the sd are not evidence; `python -m search.confirm` measures them "
+        "with paired seeds.",
+        label="Seed noise",
+        anchor="noise-band",
+    )
+    return [table, noise]
+
+
+def confirmation_table(c: Confirmation) -> Table:
+    """Each confirmed schedule: seeds, mean loss, difference from the reference, interval, standing."""
+    rows = []
+    for r in c.schedules:
+        d = r.difference
+        interval = f"[{d.low:+.4f}, {d.high:+.4f}]" if d is not None and d.low is not None else ""
+        rows.append(
+            (
+                r.name,
+                r.schedule,
+                f"{len(r.losses)}" + (f" ({len(r.failed)} failed)" if r.failed else ""),
+                f"{r.mean:.4f}" if r.mean is not None else "",
+                f"{d.mean:+.4f}" if d is not None else "",
+                interval,
+                r.status,
+            )
+        )
+    headers = (
+        "name",
+        "schedule",
+        "seeds",
+        "mean loss",
+        f"vs {c.reference}",
+        f"{c.confidence:.0%} interval",
+        "result",
+    )
+    return Table(
+        headers,
+        tuple(rows),
+        code_columns=frozenset({1}),
+        row_classes=tuple(r.status.replace(" ", "-") for r in c.schedules),
+    )
+
+
+def fidelity_texts(c: Confirmation) -> list[Text]:
+    """What the fidelity check found, and a warning when tau is low; empty without one."""
+    f = c.fidelity
+    if f is None:
+        return []
+    if f.tau is None:
+        return [
+            Text(
+                "fidelity: Kendall's tau needs at least 2 schedules with different losses; "
+                f"{len(f.names)} usable"
+            )
+        ]
+    texts = [
+        Text(
+            f"fidelity: Kendall's tau {f.tau:+.2f} between the {f.short_tokens:,}-token ranking (mean "
+            f"over seeds {seed_range(f.short_seeds)}) and the {c.tokens:,}-token ranking of "
+            f"{len(f.names)} schedules",
+            kind="note",
+        )
+    ]
+    if f.warning:
+        texts.append(
+            Text(
+                f"warning: tau is below {f.min_tau}: the short trials' ranking does not predict the longer "
+                "run's; trust the longer runs, and consider a larger trial budget (--tokens) for the search",
+                kind="warning",
+            )
+        )
+    return texts
+
+
+def confirmation_blocks(c: Confirmation, heading: bool = True) -> list[Block]:
+    """One confirmation: its table, verdict, ranking rule, fidelity check and picture."""
+    blocks: list[Block] = []
+    if heading:
+        blocks.append(Heading(f"{c.created}: {c.tokens:,} tokens, seeds {seed_range(c.seeds)}"))
+    blocks += [confirmation_table(c), Text(c.verdict, label="Verdict", kind="verdict")]
+    if c.ranking:
+        blocks.append(Text(f"Trials ranked by {c.ranking}.", kind="note"))
+    blocks += fidelity_texts(c)
+    blocks.append(
+        Picture(f"confirmation of {c.created}: difference from reference", lambda: confirmation_figure(c))
+    )
+    return blocks
+
+
+def confirmations_section(records: Sequence[Confirmation], latest: int | None = None) -> Section:
+    """The confirmations, newest first (the ``latest`` few when given)."""
+    if not records:
+        none_yet = Text(
+            "None yet: `python -m search.confirm --study NAME` retrains the best schedules and the "
+            "baselines at several seeds.",
+            kind="note",
+        )
+        return Section("Confirmations", "confirmations", (none_yet,))
+    shown = records if latest is None else records[-latest:]
+    blocks = [block for c in reversed(shown) for block in confirmation_blocks(c)]
+    if len(records) > len(shown):
+        blocks.append(
+            Text(f"{len(records) - len(shown)} older confirmations: see `python -m search.report`.")
+        )
+    return Section("Confirmations", "confirmations", tuple(blocks))
+
+
+def note_sections(f: StudyFindings) -> list[Section]:
+    """The dashboard note: the overview and the best, the baselines, the latest confirmations."""
+    return [
+        Section("", "overview", (overview_table(f), *best_texts(f))),
+        Section("Baselines and seed noise", "baselines", tuple(baseline_blocks(f))),
+        confirmations_section(f.confirmations, NOTE_CONFIRMATIONS),
+    ]
+
+
+def page_sections(f: StudyFindings) -> list[Section]:
+    """The report: everything in the note, every confirmation, and the pictures."""
+    return [
+        Section("", "overview", (overview_table(f),)),
+        Section("Best schedules", "best", tuple(_best_blocks(f))),
+        Section("Loss by trial", "trials", tuple(_trials_blocks(f))),
+        Section("Per-layer importance", "importance", tuple(_importance_blocks(f))),
+        Section("Baselines and seed noise", "baselines", tuple(baseline_blocks(f))),
+        confirmations_section(f.confirmations),
+    ]
+
+
+def _best_blocks(f: StudyFindings) -> list[Block]:
+    best = f.best_distinct
+    if not best:
+        return [Text("No completed trials yet.")]
+    budget = f.settings.base.model.budget
+    picture = Picture(
+        "best schedules: MLP width per layer", lambda: schedules_figure(best, budget.total / budget.n_layers)
+    )
+    return [best_table(f), *best_texts(f), picture]
+
+
+def _trials_blocks(f: StudyFindings) -> list[Block]:
+    complete = record.completed(f.trials)
+    if not complete:
+        return [Text("No completed trials yet.")]
+    left_out = len(f.trials) - len(complete)
+    return [
+        Picture("loss by trial", lambda: trials_figure(complete, f.summary)),
+        Text(f"{left_out} trials without a final loss (pruned, failed, repeats) are not shown.", kind="note"),
+    ]
+
+
+def _importance_blocks(f: StudyFindings) -> list[Block]:
+    try:
+        importances = layer_importances(f.ranked, f.settings.base.model.n_layers)
+    except ValueError as e:
+        return [Text(f"Not shown: {e}.", kind="note")]
+    rows = tuple((name, f"{value:.3f}") for name, value in importances.items())
+    return [
+        Text(
+            "How much each layer's multiplier separates the best 10% of trials from the rest "
+            "(Optuna's PED-ANOVA); rough below about 50 trials.",
+            kind="note",
+        ),
+        Picture("per-layer importance", lambda: importance_figure(importances)),
+        Table(("parameter", "importance"), rows),
+    ]

@@ -1,0 +1,17 @@
+"""Small text forms every rendering of the findings shares."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def seed_range(seeds: Sequence[int]) -> str:
+    """``0-4`` for consecutive seeds, else ``0, 2, 5``."""
+    if len(seeds) > 2 and list(seeds) == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ", ".join(map(str, seeds))
+
+
+def mults_text(mults: Sequence[int | float]) -> str:
+    """Multipliers as users type them: ``8,4,4,4,3,3,3,3,4,4,4,4``."""
+    return ",".join(map(str, mults))

@@ -1,0 +1,137 @@
+"""From a confirmation's losses to its verdict: each schedule's paired difference from the reference
+with a confidence interval, the winner if one is beyond noise, and whether the study's short
+ranking predicts a longer run (Kendall's tau)."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from search.findings.candidates import ConfirmPlan, RunKey
+from search.findings.confirmation import Confirmation, Fidelity, ScheduleResult
+from search.findings.stats import MeanDifference, kendall_tau, mean_difference, paired_differences
+
+CONFIDENCE = 0.95
+# Below this, the short trials' ranking is a poor guide to which schedule wins a longer run.
+MIN_TAU = 0.6
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What a confirmation trained: losses by (key, seed, tokens), failures by (key, seed)."""
+
+    losses: dict[RunKey, float] = field(default_factory=dict)
+    failures: dict[tuple[str, int], str] = field(default_factory=dict)
+
+
+def result_status(difference: MeanDifference | None) -> str:
+    """A schedule's standing against the reference: better, worse, within noise, or too few seeds."""
+    if difference is None or difference.low is None:
+        return "too few seeds"
+    if difference.below_zero:
+        return "better"
+    return "worse" if difference.above_zero else "within noise"
+
+
+def verdict(
+    differences: Mapping[str, MeanDifference | None], reference: str, confidence: float = CONFIDENCE
+) -> tuple[str | None, str]:
+    """The winner (the lowest mean among schedules whose interval lies below zero) and a sentence."""
+    better = {name: d for name, d in differences.items() if d is not None and d.below_zero}
+    if not better:
+        return None, (
+            f"no schedule beat {reference} beyond noise: no {confidence:.0%} interval of the "
+            "difference lies below zero"
+        )
+    winner = min(better, key=lambda name: better[name].mean)
+    d = better[winner]
+    sentence = (
+        f"{winner} beats {reference}: mean difference {d.mean:+.4f}, {confidence:.0%} interval "
+        f"[{d.low:+.4f}, {d.high:+.4f}] over {d.n} seeds"
+    )
+    if len(differences) > 1:
+        # A schedule no better than the reference still gets an interval wholly below zero
+        # (1 - confidence) / 2 of the time; over several, the union bound caps the chance of a
+        # false winner.
+        chance = min(1.0, len(differences) * (1 - confidence) / 2)
+        sentence += (
+            f" (with {len(differences)} schedules compared, a false winner has at most a {chance:.0%} chance)"
+        )
+    return winner, sentence
+
+
+def fidelity(
+    short: Mapping[str, Mapping[int, float]], long: Mapping[str, float], short_tokens: int
+) -> Fidelity:
+    """Kendall's tau between short-run and long-run mean losses of the schedules both have.
+
+    The short means use the seeds every such schedule has at the short budget, so each mean is
+    over the same data orders.
+    """
+    names = [name for name in long if short.get(name)]
+    seeds = sorted(set.intersection(*(set(short[n]) for n in names))) if names else []
+    names = names if seeds else []
+    short_means = [statistics.fmean(short[n][s] for s in seeds) for n in names]
+    long_means = [long[n] for n in names]
+    tau = kendall_tau(short_means, long_means)
+    return Fidelity(
+        short_tokens=short_tokens,
+        short_seeds=seeds,
+        names=names,
+        short_means=short_means,
+        long_means=long_means,
+        tau=tau,
+        min_tau=MIN_TAU,
+        warning=tau is not None and tau < MIN_TAU,
+    )
+
+
+def summarize_confirmation(plan: ConfirmPlan, trained: Trained) -> Confirmation:
+    """The record of a finished confirmation: per-schedule results, verdict and fidelity."""
+    known = {**plan.known, **trained.losses}
+    reference = plan.candidates[0]
+    losses = {c.key: _losses(known, c.key, plan.seeds, plan.tokens) for c in plan.candidates}
+    results, differences = [], {}
+    for c in plan.candidates:
+        difference = None
+        if c is not reference:
+            pairs = paired_differences(losses[c.key], losses[reference.key])
+            difference = mean_difference(list(pairs.values()), CONFIDENCE) if pairs else None
+            differences[c.name] = difference
+        results.append(
+            ScheduleResult(
+                name=c.name,
+                schedule=c.key,
+                mults=c.schedule.mults,
+                baseline=c.baseline,
+                trial=c.trial,
+                losses=losses[c.key],
+                failed={seed: why for (key, seed), why in trained.failures.items() if key == c.key},
+                difference=difference,
+                status="reference" if c is reference else result_status(difference),
+            )
+        )
+    winner, sentence = verdict(differences, reference.name)
+    short = {r.name: _losses(known, r.schedule, plan.seeds, plan.study_tokens) for r in results}
+    long = {r.name: r.mean for r in results if r.mean is not None}
+    return Confirmation(
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        study_tokens=plan.study_tokens,
+        tokens=plan.tokens,
+        seeds=plan.seeds,
+        confidence=CONFIDENCE,
+        reference=reference.name,
+        schedules=results,
+        winner=winner,
+        verdict=sentence,
+        trained=len(trained.losses),
+        reused=len(plan.candidates) * len(plan.seeds) - len(plan.missing),
+        fidelity=fidelity(short, long, plan.study_tokens) if plan.tokens != plan.study_tokens else None,
+        ranking=plan.ranking,
+    )
+
+
+def _losses(known: Mapping[RunKey, float], key: str, seeds: Sequence[int], tokens: int) -> dict[int, float]:
+    return {s: known[(key, s, tokens)] for s in seeds if (key, s, tokens) in known}

@@ -1,0 +1,64 @@
+"""What the commands share: reading a command line into a validated options model, and the options
+that name a study."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Annotated, TypeVar
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from search.options.counts import parse_count
+from search.study.storage import check_study_name
+
+Options = TypeVar("Options", bound=BaseModel)
+
+
+def _count(value: object) -> object:
+    return parse_count(value) if isinstance(value, str) else value
+
+
+# A count as users type it ("20M", "1.5B", "500000").
+Count = Annotated[int, BeforeValidator(_count)]
+StudyName = Annotated[str, AfterValidator(check_study_name)]
+
+
+class StudyOptions(BaseModel):
+    """``--study`` and ``--storage``: the same in every command that opens a study."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    study: StudyName = "hourglass"
+    storage: str = "studies.db"
+
+
+def add_study_options(parser: argparse.ArgumentParser) -> None:
+    """``--study`` and ``--storage``, with their help lines."""
+    parser.add_argument("--study", help="study name (default hourglass)")
+    parser.add_argument("--storage", help="journal file path or Optuna storage URL (default studies.db)")
+
+
+def command_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
+    """A parser for ``python -m prog`` described by the first line of ``doc``. Options left out of a
+    command line are left out of its namespace, so the options model's defaults are the only ones."""
+    description = (doc or "").split("\n")[0]
+    return argparse.ArgumentParser(prog=prog, description=description, argument_default=argparse.SUPPRESS)
+
+
+def read_options(
+    model: type[Options], parser: argparse.ArgumentParser, argv: Sequence[str] | None
+) -> Options:
+    """Parse ``argv`` into ``model``; ValueError naming each bad option as it is typed (``--tokens``)."""
+    given = vars(parser.parse_args(argv))
+    try:
+        return model.model_validate(given)
+    except ValidationError as e:
+        lines = []
+        for problem in e.errors():
+            message = problem["msg"].removeprefix("Value error, ")
+            if problem["type"] == "greater_than_equal":
+                message = f"must be at least {problem['ctx']['ge']}, got {problem['input']}"
+            where = problem["loc"][0] if problem["loc"] else ""
+            lines.append(f"--{str(where).replace('_', '-')}: {message}" if where else message)
+        raise ValueError("\n".join(lines)) from None

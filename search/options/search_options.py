@@ -1,0 +1,92 @@
+"""Options of ``python -m search.run``, read into one validated model before anything else happens."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field, field_validator
+
+from model.presets import PRESETS, get_preset
+from search.options.common import Count, StudyOptions, add_study_options, command_parser, read_options
+from search.study.samplers import PRUNERS, SAMPLERS
+from search.study.settings import BUILTIN_OBJECTIVE
+from space.spaces import SPACES
+
+
+def _gpu_list(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    try:
+        return tuple(sorted({int(part) for part in value.split(",") if part.strip()}))
+    except ValueError:
+        raise ValueError(f"must be GPU numbers like 0,1; got '{value}'") from None
+
+
+class SearchOptions(StudyOptions):
+    """Everything ``search.run`` is asked to do; each field has the default its ``--help`` names."""
+
+    trials: int = Field(50, ge=1, description="finished trials the study should have")
+    data: tuple[str, ...] = Field(("data",), min_length=1, description="training files, folders or globs")
+    val_data: tuple[str, ...] = Field((), description="validation files; empty: a held-out share of data")
+    tokenizer: str | None = Field(None, description="a tokenizer.json; None: a BPE trained on the data")
+    preset: str | None = Field(None, description="model size; None: small with CUDA, tiny without")
+    space: str = Field("composition", description="a space's name or a JSON settings file")
+    sampler: Literal["tpe", "gp", "cmaes", "random"] = "tpe"
+    pruner: Literal["median", "hyperband", "none"] = "median"
+    seed: int = Field(0, ge=0, description="data order and init of every trial, and the sampler's seed")
+    tokens: Count | None = Field(None, ge=1, description="training tokens per trial; None: the preset's")
+    gpus: Annotated[tuple[int, ...] | None, BeforeValidator(_gpu_list)] = Field(
+        None, description="GPUs to use, one worker each; None: every visible GPU"
+    )
+    workers: int = Field(1, ge=1, description="worker processes on CPU")
+    objective: str = Field(BUILTIN_OBJECTIVE, description="module:function scoring a config, or builtin")
+    wandb: bool = False
+    deterministic: bool = False
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, name: str | None) -> str | None:
+        if name is not None:
+            get_preset(name)
+        return name
+
+    @field_validator("objective")
+    @classmethod
+    def _objective_form(cls, spec: str) -> str:
+        module, _, function = spec.partition(":")
+        if spec != BUILTIN_OBJECTIVE and (not module or not function):
+            raise ValueError(f"must look like module:function, got '{spec}'")
+        return spec
+
+    @property
+    def builtin_objective(self) -> bool:
+        """Whether trials are scored by the built-in trainer (not a user's function)."""
+        return self.objective == BUILTIN_OBJECTIVE
+
+
+def read_search_options(doc: str | None, argv: Sequence[str] | None) -> SearchOptions:
+    """The options of ``search.run``, each with a default and a help line."""
+    parser = command_parser("python -m search.run", doc)
+    add = parser.add_argument
+    add("--trials", type=int, help="finished trials the study should have (default 50)")
+    add_study_options(parser)
+    add("--data", nargs="+", help="training files, folders or globs (default ./data)")
+    add("--val-data", nargs="+", help="validation files (default: a held-out share of --data)")
+    add("--tokenizer", help="a tokenizer.json (default: a byte-level BPE trained on --data and cached)")
+    add("--preset", help=f"model size: {', '.join(PRESETS)} (default: small with CUDA, tiny without)")
+    add("--space", help=f"{', '.join(SPACES)}, or a JSON settings file (default composition)")
+    add("--sampler", choices=SAMPLERS, help="tpe (multivariate), gp, cmaes or random (default tpe)")
+    add("--pruner", choices=PRUNERS, help="median, hyperband or none (default median)")
+    add("--seed", type=int, help="data order and init of every trial, and the sampler's seed (default 0)")
+    add("--tokens", help="training tokens per trial, e.g. 20M (default: the preset's)")
+    add("--gpus", help="GPUs to use, one worker each, e.g. 0,1 (default: every visible GPU)")
+    add("--workers", type=int, help="worker processes on CPU (default 1)")
+    add("--objective", help="module:function scoring a config instead of the trainer")
+    add("--wandb", action="store_true", help="log each trial to Weights & Biases (offline without a login)")
+    add(
+        "--deterministic",
+        action="store_true",
+        help="deterministic GPU kernels: a retrained export repeats its trial's loss exactly (slower)",
+    )
+    return read_options(SearchOptions, parser, argv)

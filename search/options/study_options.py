@@ -1,0 +1,60 @@
+"""Options of the commands that read a study: ``search.best``, ``search.confirm``, ``search.report``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from pydantic import Field
+
+from search.options.common import Count, StudyOptions, add_study_options, command_parser, read_options
+
+
+class ExportOptions(StudyOptions):
+    """``python -m search.best``: which study, and where its best config goes."""
+
+    out: str
+
+
+class ConfirmOptions(StudyOptions):
+    """``python -m search.confirm``: how many of the best schedules, at how many seeds and tokens."""
+
+    top: int = Field(3, ge=1)
+    seeds: int = Field(5, ge=1)
+    tokens: Count | None = Field(None, ge=1)
+
+
+class ReportOptions(StudyOptions):
+    """``python -m search.report``: which study, and where the page goes (None: reports/<study>.html)."""
+
+    out: str | None = None
+
+
+def read_export_options(doc: str | None, argv: Sequence[str] | None) -> ExportOptions:
+    """The options of ``search.best``."""
+    parser = _parser("search.best", doc)
+    parser.add_argument("--out", required=True, help="where to write the config JSON")
+    return read_options(ExportOptions, parser, argv)
+
+
+def read_confirm_options(doc: str | None, argv: Sequence[str] | None) -> ConfirmOptions:
+    """The options of ``search.confirm``."""
+    parser = _parser("search.confirm", doc)
+    add = parser.add_argument
+    add("--top", type=int, help="best distinct schedules of the study to confirm (default 3)")
+    add("--seeds", type=int, help="seeds per schedule: the study's seed, seed+1, ... (default 5)")
+    add("--tokens", help="training tokens per run, e.g. 200M (default: the study's trial budget)")
+    return read_options(ConfirmOptions, parser, argv)
+
+
+def read_report_options(doc: str | None, argv: Sequence[str] | None) -> ReportOptions:
+    """The options of ``search.report``."""
+    parser = _parser("search.report", doc)
+    parser.add_argument("--out", help="HTML file to write (default reports/<study>.html)")
+    return read_options(ReportOptions, parser, argv)
+
+
+def _parser(command: str, doc: str | None) -> argparse.ArgumentParser:
+    parser = command_parser(f"python -m {command}", doc)
+    add_study_options(parser)
+    return parser

@@ -1,0 +1,70 @@
+"""Creating or resuming a study, and queueing schedules to train.
+
+A new study queues its baselines before any sampled trial: the reference schedule (uniform) at
+``noise_seeds`` seeds and every other baseline at the study's seed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+from optuna.storages import BaseStorage
+
+from search.study import record
+from search.study.settings import StudySettings, store_settings, study_settings
+from space.schedule import Schedule
+from space.spaces import SearchSpace
+from space.spec import baseline_schedules
+
+
+def open_study(
+    storage: BaseStorage,
+    name: str,
+    settings: StudySettings,
+    space: SearchSpace,
+    sampler: optuna.samplers.BaseSampler,
+    pruner: optuna.pruners.BasePruner,
+) -> tuple[optuna.Study, bool]:
+    """The study ``name``, created with its baselines queued if new; (study, created).
+
+    Raises ValueError, leaving the stored study untouched, when it exists with other settings.
+    """
+    try:
+        study = optuna.create_study(
+            study_name=name, storage=storage, sampler=sampler, pruner=pruner, direction="minimize"
+        )
+    except optuna.exceptions.DuplicatedStudyError:
+        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+        _check_same_settings(study, settings)
+        return study, False
+    store_settings(study, settings)
+    enqueue_baselines(study, settings, space)
+    return study, True
+
+
+def _check_same_settings(study: optuna.Study, settings: StudySettings) -> None:
+    differences = study_settings(study).differences(settings)
+    if differences:
+        shown = "; ".join(f"{path}: stored {old!r}, now {new!r}" for path, old, new in differences[:5])
+        raise ValueError(
+            f"study '{study.study_name}' was created with other settings ({shown}); "
+            "run it with the same options, or start a new --study"
+        )
+
+
+def enqueue_baselines(study: optuna.Study, settings: StudySettings, space: SearchSpace) -> None:
+    """Queue the baselines: the first (reference) one at every noise seed, the others once."""
+    seed = settings.base.seed
+    for index, (name, schedule) in enumerate(baseline_schedules(settings.space, space)):
+        seeds = range(seed, seed + settings.space.noise_seeds) if index == 0 else [seed]
+        for run_seed in seeds:
+            enqueue_schedule(study, space, schedule, record.queued_attrs(schedule, run_seed, baseline=name))
+
+
+def enqueue_schedule(
+    study: optuna.Study, space: SearchSpace, schedule: Schedule, attrs: dict[str, Any]
+) -> None:
+    """Queue one schedule with its attributes (``record.queued_attrs``: its seed, and a baseline's
+    name or the trial it retries); the sampler sees it as its parameters where it can."""
+    study.enqueue_trial(space.params_for(schedule) or {}, user_attrs=attrs, skip_if_exists=False)

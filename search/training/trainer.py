@@ -1,0 +1,317 @@
+"""Short-budget training of one validated config: the objective behind every trial.
+
+The data order depends only on the seed, so every schedule trained with the same seed sees the
+same batches (a paired comparison). bf16 autocast, per-block torch.compile and steps replayed as a
+CUDA graph on CUDA, plain fp32 on CPU. Validation loss (and bits per byte) on a fixed validation
+set at checkpoints and at the end; a reporter hook at each checkpoint lets a search prune the run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from model.decoder import Decoder
+from model.memory import estimate_training_bytes
+from model.presets import TrainSettings
+from search.data.batches import BatchLoader, val_batches
+from search.data.token_cache import TokenData
+from search.data.tokenizer import TokenizerHandle
+from search.training.compiling import CompileMode, compiled, default_compile_mode, warm_up_widths
+from search.training.determinism import deterministic_kernels
+from search.training.run_config import RunConfig
+from search.training.step import TrainStep, make_optimizer, training_stream
+
+# Reporter(tokens_seen, val_loss) at each checkpoint before the final one: raise from it to stop
+# the run (a search prunes this way). The final loss is the result, not a report.
+Reporter = Callable[[int, float], None]
+
+# Losses stay on the GPU and are checked for NaN every this many steps: a check waits for the
+# GPU, and waiting every step would stall it.
+_CHECK_EVERY = 16
+# Measured dense bf16 matrix rates (TFLOP/s), the MFU denominators: 790 was measured on an H200
+# here and is what the reference decoder uses; the H100 has the same matrix units.
+_PEAK_BF16_TFLOPS = {"H200": 790.0, "H100": 790.0}
+
+
+FailureKind = Literal["diverged", "out_of_memory", "too_large"]
+
+
+class TrainingFailed(RuntimeError):
+    """A run that could not finish, and why: its loss diverged (NaN/Inf), it ran out of GPU
+    memory, or its estimated memory is above the GPU's."""
+
+    def __init__(self, reason: str, kind: FailureKind = "diverged") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind
+
+
+@dataclass
+class TrainResult:
+    """What one training run measured."""
+
+    val_loss: float
+    val_bpb: float
+    steps: int
+    tokens: int
+    tokens_per_s: float
+    mfu: float | None
+    peak_mem_gb: float | None
+    estimated_mem_gb: float
+    setup_s: float
+    first_step_s: float
+    compile_s: float
+    train_s: float
+    eval_s: float
+    data_wait_s: float
+    wall_s: float
+    device: str
+    loss_curve: list[float] = field(repr=False)
+    checkpoints: list[dict[str, float]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, object]:
+        """Every figure except the per-step curve."""
+        data = asdict(self)
+        del data["loss_curve"]
+        return data
+
+
+def peak_flops(device: torch.device) -> float | None:
+    """The GPU's bf16 matrix peak in FLOP/s, or None when unknown (then no MFU is reported)."""
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    tflops = next((v for k, v in _PEAK_BF16_TFLOPS.items() if k in name), None)
+    return None if tflops is None else tflops * 1e12
+
+
+def lr_at(step: int, steps: int, peak: float, warmup_frac: float, min_ratio: float) -> float:
+    """Linear warm-up to ``peak``, then cosine decay to ``min_ratio x peak`` at the last step."""
+    warmup = round(warmup_frac * steps)
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, steps - warmup - 1)
+    return peak * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def checkpoint_steps(steps: int, checkpoints: int) -> list[int]:
+    """Steps (1-based counts) after which to validate: evenly spaced, the last one always."""
+    marks = {round(k * steps / (checkpoints + 1)) for k in range(1, checkpoints + 1)}
+    return [*sorted(m for m in marks if 0 < m < steps), steps]
+
+
+def train(
+    run: RunConfig,
+    data: TokenData,
+    tokenizer: TokenizerHandle,
+    device: torch.device,
+    reporter: Reporter | None = None,
+    progress: bool = False,
+    compile_mode: CompileMode | None = None,
+    cuda_graph: bool = True,
+) -> TrainResult:
+    """Train ``run`` on ``data`` and return its validation loss and measurements.
+
+    With ``deterministic`` set in the run's settings, a rerun gives the same loss exactly (on
+    CPU it always does). On CUDA, steps are replayed as a CUDA graph unless ``cuda_graph`` is
+    False (same kernels, same results; see ``search.training.step``). Raises TrainingFailed for a NaN/Inf
+    loss, CUDA out of memory, or an estimated memory need above the GPU's; exceptions raised by
+    ``reporter`` (pruning) propagate unchanged.
+    """
+    started = time.perf_counter()
+    cfg, settings = run.model, run.train
+    steps = run.steps
+    estimated = estimate_training_bytes(cfg, settings.batch_size)
+    _check_memory(device, estimated)
+    if cfg.vocab_size < tokenizer.vocab_size:
+        raise ValueError(
+            f"model vocab_size {cfg.vocab_size} is smaller than the tokenizer's {tokenizer.vocab_size}"
+        )
+    mode = compile_mode or default_compile_mode(device, cfg.budget.distinct_widths)
+    try:
+        with _cuda_memory_scope(device), deterministic_kernels(settings.deterministic):
+            return _train(
+                run, data, tokenizer, device, reporter, progress, mode, cuda_graph, steps, started, estimated
+            )
+    except torch.cuda.OutOfMemoryError as e:
+        raise TrainingFailed(
+            f"CUDA out of memory (estimated {estimated / 2**30:.1f} GiB): {str(e).splitlines()[0]}",
+            "out_of_memory",
+        ) from None
+
+
+def _train(
+    run: RunConfig,
+    data: TokenData,
+    tokenizer: TokenizerHandle,
+    device: torch.device,
+    reporter: Reporter | None,
+    progress: bool,
+    mode: CompileMode,
+    cuda_graph: bool,
+    steps: int,
+    started: float,
+    estimated: int,
+) -> TrainResult:
+    cfg, settings = run.model, run.train
+    torch.manual_seed(run.seed)
+    with torch.device(device):
+        model = Decoder(cfg)
+    model.init_weights(settings.init_std)
+    optimizer = make_optimizer(list(model.parameters()), settings, device)
+    autocast: AbstractContextManager[object] = (
+        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+    )
+    with compiled(model, mode, cfg.budget.distinct_widths) as step_fn:
+        graphed = cuda_graph and device.type == "cuda"
+        train_step = TrainStep(step_fn, optimizer, settings.grad_clip, autocast, graphed)
+        warm_up_s = warm_up_widths(cfg, settings.batch_size, device, autocast) if mode == "static" else 0.0
+        evaluation = _Evaluation(step_fn, data, tokenizer, cfg.context, settings, device, autocast)
+        marks = checkpoint_steps(steps, settings.checkpoints)
+        curve = torch.zeros(steps, device=device)
+        checked = 0
+        checkpoints: list[dict[str, float]] = []
+        first_step_s = 0.0
+        bar = tqdm(total=steps, desc="train", unit="step", disable=not progress, leave=False)
+        loader = BatchLoader(data.train, cfg.context, settings.batch_size, run.seed, steps, device)
+        setup_s = time.perf_counter() - started - warm_up_s
+        train_started = time.perf_counter()
+        # On CUDA the loop runs on a side stream of its own: a step can only be captured as a CUDA
+        # graph there, and running every step, copy and evaluation on one stream keeps them ordered.
+        with loader, training_stream(device):
+            for step, (inputs, targets) in enumerate(loader):
+                lr = lr_at(step, steps, settings.lr, settings.warmup_frac, settings.min_lr_ratio)
+                curve[step] = train_step(inputs, targets, lr)
+                done = step + 1
+                if done == 1:
+                    _sync(device)
+                    first_step_s = time.perf_counter() - train_started
+                if done % _CHECK_EVERY == 0 or done in marks:
+                    _check_finite(curve, checked, done)
+                    bar.update(done - checked)
+                    checked = done
+                if done in marks:
+                    val_loss = evaluation.run()
+                    checkpoints.append({"step": done, "tokens": done * inputs.numel(), "val_loss": val_loss})
+                    bar.set_postfix(val_loss=f"{val_loss:.4f}")
+                    if reporter is not None and done < steps:
+                        reporter(done * inputs.numel(), val_loss)
+            data_wait_s = loader.wait_s
+    bar.close()
+    _sync(device)
+    loop_s = time.perf_counter() - train_started
+    # Capturing the step's graph is a one-time cost, like compiling: not a step.
+    train_s = loop_s - evaluation.seconds - train_step.capture_s
+    tokens = steps * run.tokens_per_step
+    # The first step carries the compile; the rest run at the steady rate.
+    steady_step_s = (train_s - first_step_s) / (steps - 1) if steps > 1 else first_step_s
+    compile_s = warm_up_s + max(0.0, first_step_s - steady_step_s) + train_step.capture_s
+    tokens_per_s = run.tokens_per_step / steady_step_s
+    peak = peak_flops(device)
+    return TrainResult(
+        val_loss=checkpoints[-1]["val_loss"],
+        val_bpb=evaluation.last_bpb,
+        steps=steps,
+        tokens=tokens,
+        tokens_per_s=tokens_per_s,
+        mfu=None if peak is None else tokens_per_s * cfg.flops_per_token / peak,
+        peak_mem_gb=torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
+        estimated_mem_gb=estimated / 2**30,
+        setup_s=setup_s,
+        first_step_s=setup_s + warm_up_s + first_step_s,
+        compile_s=compile_s,
+        train_s=train_s,
+        eval_s=evaluation.seconds,
+        data_wait_s=data_wait_s,
+        wall_s=time.perf_counter() - started,
+        device=str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
+        loss_curve=curve.tolist(),
+        checkpoints=checkpoints,
+    )
+
+
+class _Evaluation:
+    """Loss and bits per byte on the fixed validation set, timed."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        data: TokenData,
+        tokenizer: TokenizerHandle,
+        context: int,
+        settings: TrainSettings,
+        device: torch.device,
+        autocast: AbstractContextManager[object],
+    ) -> None:
+        self.model = model
+        self.autocast = autocast
+        self.device = device
+        batches = val_batches(data.val, context, settings.batch_size, settings.val_tokens)
+        self.batches = [(x.to(device), y.to(device)) for x, y in batches]
+        target_bytes = sum(int(tokenizer.token_bytes[y.numpy()].sum()) for _, y in batches)
+        target_tokens = sum(y.numel() for _, y in batches)
+        self.tokens_per_byte = target_tokens / max(1, target_bytes)
+        self.seconds = 0.0
+        self.last_bpb = float("nan")
+
+    def run(self) -> float:
+        """Mean validation loss in nats per token; also sets ``last_bpb``."""
+        _sync(self.device)  # so pending training work is not timed as evaluation
+        started = time.perf_counter()
+        self.model.eval()
+        total = torch.zeros((), device=self.device)
+        with torch.no_grad(), self.autocast:
+            for inputs, targets in self.batches:
+                total += self.model(inputs, targets).float()
+        self.model.train()
+        loss = total.item() / len(self.batches)
+        if not math.isfinite(loss):
+            raise TrainingFailed(f"validation loss is {loss}")
+        self.last_bpb = loss / math.log(2) * self.tokens_per_byte
+        self.seconds += time.perf_counter() - started
+        return loss
+
+
+def _check_finite(curve: torch.Tensor, start: int, end: int) -> None:
+    window = curve[start:end]
+    if not bool(torch.isfinite(window).all()):
+        bad = start + int(np.argmax(~np.isfinite(window.cpu().numpy())))
+        raise TrainingFailed(f"loss is {curve[bad].item()} at step {bad + 1}")
+
+
+def _check_memory(device: torch.device, estimated: int) -> None:
+    if device.type != "cuda":
+        return
+    total = torch.cuda.get_device_properties(device).total_memory
+    if estimated > total:
+        raise TrainingFailed(
+            f"estimated memory {estimated / 2**30:.1f} GiB exceeds the GPU's {total / 2**30:.1f} GiB; "
+            "use a smaller batch_size or preset",
+            "too_large",
+        )
+
+
+@contextmanager
+def _cuda_memory_scope(device: torch.device) -> Iterator[None]:
+    """Measure this run's peak memory, and give memory back after it, also after an OOM."""
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    try:
+        yield
+    finally:
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

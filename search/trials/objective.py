@@ -1,0 +1,119 @@
+"""Objectives: what a trial's validated config is scored by. Training is the built-in one.
+
+Subclass :class:`Objective` for another evaluation, or pass ``--objective module:function`` with
+a function ``f(config: RunConfig, report: Callable[[int, float], None]) -> float``; calling
+``report(step, value)`` lets the study's pruner stop the run (it raises ``optuna.TrialPruned``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from model.presets import get_preset
+from search.data.prepare import PreparedData, prepare_data
+from search.study.settings import BUILTIN_OBJECTIVE, StudySettings
+from search.training.compiling import CompileMode
+from search.training.devices import training_device
+from search.training.run_config import RunConfig
+from search.training.trainer import Reporter, TrainingFailed, train
+
+
+@dataclass
+class Evaluation:
+    """A trial's score and what to store with it."""
+
+    value: float
+    attrs: dict[str, Any] = field(default_factory=dict)
+    loss_curve: list[float] | None = None
+    checkpoints: list[dict[str, float]] = field(default_factory=list)
+
+
+class Objective(ABC):
+    """Scores a validated run config; lower is better."""
+
+    @abstractmethod
+    def evaluate(self, config: RunConfig, report: Reporter) -> Evaluation:
+        """Score ``config``; call ``report(step, value)`` at checkpoints to allow pruning."""
+
+
+class TrainingObjective(Objective):
+    """The built-in objective: train the config, score it by final validation loss."""
+
+    def __init__(
+        self,
+        prepared: PreparedData,
+        device: torch.device,
+        progress: bool,
+        compile_mode: CompileMode | None = None,
+    ) -> None:
+        self.prepared = prepared
+        self.device = device
+        self.progress = progress
+        self.compile_mode = compile_mode
+
+    def evaluate(self, config: RunConfig, report: Reporter) -> Evaluation:
+        data, tokenizer = self.prepared.tokens, self.prepared.tokenizer
+        result = train(config, data, tokenizer, self.device, report, self.progress, self.compile_mode)
+        return Evaluation(result.val_loss, result.summary(), result.loss_curve, result.checkpoints)
+
+
+class FunctionObjective(Objective):
+    """A user's function ``f(config, report) -> float`` as the objective."""
+
+    def __init__(self, function: Callable[[RunConfig, Reporter], float], name: str) -> None:
+        self.function = function
+        self.name = name
+
+    def evaluate(self, config: RunConfig, report: Reporter) -> Evaluation:
+        value = self.function(config, report)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"objective {self.name} returned {value!r}, not a number")
+        if not math.isfinite(value):
+            raise TrainingFailed(f"objective {self.name} returned {value}")
+        return Evaluation(float(value))
+
+
+def load_function(spec: str) -> Callable[[RunConfig, Reporter], float]:
+    """The callable named ``module:function`` (imported, never evaluated as code)."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"--objective must look like module:function, got '{spec}'")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ValueError(f"cannot import objective module '{module_name}': {e}") from None
+    function = getattr(module, attribute, None)
+    if not callable(function):
+        raise ValueError(f"module '{module_name}' has no function '{attribute}'")
+    return function
+
+
+def make_objective(spec: str, prepared: PreparedData | None, progress: bool) -> Objective:
+    """The built-in trainer on this process's device and ``prepared`` data, or the user's function
+    ``spec`` (``module:function``)."""
+    if spec != BUILTIN_OBJECTIVE:
+        return FunctionObjective(load_function(spec), spec)
+    if prepared is None:
+        raise ValueError("the built-in trainer needs prepared data")
+    return TrainingObjective(prepared, training_device(), progress)
+
+
+def study_objective(settings: StudySettings, progress: bool) -> Objective:
+    """What a study's trials were scored by, on the same data; ValueError when the data changed."""
+    if settings.objective != BUILTIN_OBJECTIVE:
+        return make_objective(settings.objective, None, progress)
+    prepared = prepare_data(settings.base.data, get_preset(settings.preset).model.vocab_size)
+    recorded = settings.base.provenance
+    if recorded is not None and recorded.data_hash != prepared.tokens.key:
+        raise ValueError(
+            f"the data or tokenizer differ from the study's (token cache {prepared.tokens.key}, the "
+            f"study's {recorded.data_hash}): new runs would not be comparable with its trials"
+        )
+    return make_objective(settings.objective, prepared, progress)

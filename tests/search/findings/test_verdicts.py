@@ -1,0 +1,58 @@
+"""The verdict of a confirmation and its fidelity check (Kendall's tau), on constructed numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from search.findings.stats import mean_difference
+from search.findings.verdicts import fidelity, result_status, verdict
+
+
+def test_verdict_names_the_best_schedule_whose_interval_lies_below_zero() -> None:
+    differences = {
+        "trial 3": mean_difference([-0.010, -0.012, -0.011]),
+        "trial 4": mean_difference([-0.030, -0.031, -0.029]),
+        "hand-found": mean_difference([-0.01, 0.01, 0.0]),
+    }
+    winner, sentence = verdict(differences, "uniform")
+    assert winner == "trial 4"
+    assert sentence.startswith("trial 4 beats uniform: mean difference -0.0300")
+    assert "with 3 schedules compared, a false winner has at most a 8% chance" in sentence
+
+
+def test_verdict_names_no_winner_when_every_interval_includes_zero() -> None:
+    differences = {"trial 3": mean_difference([-0.02, 0.01, -0.005]), "hand-found": None}
+    winner, sentence = verdict(differences, "uniform")
+    assert winner is None
+    assert sentence.startswith("no schedule beat uniform beyond noise")
+
+
+def test_a_worse_schedule_or_a_single_seed_is_no_winner() -> None:
+    worse = mean_difference([0.02, 0.021, 0.019])
+    single = mean_difference([-0.5])
+    assert verdict({"worse": worse, "single": single}, "uniform")[0] is None
+    assert result_status(worse) == "worse"
+    assert result_status(single) == "too few seeds"
+    assert result_status(mean_difference([-0.02, 0.01])) == "within noise"
+
+
+# Fidelity: Kendall's tau between the short and the long ranking.
+
+
+def test_fidelity_uses_the_seeds_every_schedule_has_and_warns_below_the_threshold() -> None:
+    short = {"uniform": {0: 5.0, 1: 5.2}, "a": {0: 4.9}, "b": {0: 4.8, 1: 9.9}}
+    reversed_long = {"uniform": 3.0, "a": 3.1, "b": 3.2}
+    f = fidelity(short, reversed_long, short_tokens=1000)
+    assert f.short_seeds == [0]  # "a" has no seed 1 at the short budget
+    assert f.short_means == [5.0, 4.9, 4.8]
+    assert f.tau == pytest.approx(-1.0)
+    assert f.warning
+
+    agreeing = fidelity(short, {"uniform": 3.2, "a": 3.1, "b": 3.0}, short_tokens=1000)
+    assert agreeing.tau == pytest.approx(1.0)
+    assert not agreeing.warning
+
+
+def test_fidelity_of_a_single_schedule_has_no_tau_and_no_warning() -> None:
+    f = fidelity({"uniform": {0: 5.0}}, {"uniform": 3.0}, short_tokens=1000)
+    assert f.tau is None and not f.warning

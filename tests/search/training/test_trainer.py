@@ -1,0 +1,144 @@
+import itertools
+import math
+
+import pytest
+import torch
+
+from model.presets import get_preset
+from search.training.run_config import RunConfig
+from search.training.trainer import TrainingFailed, checkpoint_steps, lr_at, train
+from space.schedule import Schedule
+
+CPU = torch.device("cpu")
+HAND = (8, 4, 4, 4, 3, 3, 3, 3, 4, 4, 4, 4)
+
+
+def tiny_run(tiny_spec, tiny_data, tokens=8192, seed=0, mults=HAND, **recipe):
+    schedule = Schedule(budget=get_preset("tiny").model.budget, mults=mults)
+    run = RunConfig.from_preset("tiny", tiny_spec, tiny_data, seed)
+    return run.variant(schedule=schedule, tokens=tokens, **recipe)
+
+
+def test_same_seed_gives_identical_losses_and_another_seed_does_not(tiny_spec, tiny_data):
+    first = train(tiny_run(tiny_spec, tiny_data), tiny_data.tokens, tiny_data.tokenizer, CPU)
+    again = train(tiny_run(tiny_spec, tiny_data), tiny_data.tokens, tiny_data.tokenizer, CPU)
+    other = train(tiny_run(tiny_spec, tiny_data, seed=1), tiny_data.tokens, tiny_data.tokenizer, CPU)
+    assert first.loss_curve == again.loss_curve and first.val_loss == again.val_loss
+    assert first.loss_curve != other.loss_curve
+
+
+def test_loss_falls_clearly_over_a_few_hundred_steps(tiny_spec, tiny_data):
+    run = tiny_run(tiny_spec, tiny_data, tokens=300 * 8 * 64)
+    result = train(run, tiny_data.tokens, tiny_data.tokenizer, CPU)
+    curve = result.loss_curve
+    assert result.steps == 300 and len(curve) == 300
+    assert curve[0] > math.log(512) - 0.3  # an untrained model is close to uniform over the vocab
+    start, end = sum(curve[:20]) / 20, sum(curve[-20:]) / 20
+    assert end < curve[0] - 1.2 and end < start - 0.5
+    assert result.val_loss < curve[0] - 1.2 and 0 < result.val_bpb < 8
+
+
+def test_a_diverging_run_stops_with_its_reason(tiny_spec, tiny_data):
+    run = tiny_run(tiny_spec, tiny_data, tokens=64 * 8 * 64, lr=1e6, grad_clip=1e9, warmup_frac=0.0)
+    with pytest.raises(TrainingFailed, match=r"loss is (nan|inf) at step \d+") as caught:
+        train(run, tiny_data.tokens, tiny_data.tokenizer, CPU)
+    assert caught.value.kind == "diverged"
+
+
+def test_reporter_sees_each_checkpoint_before_the_final_one_and_can_stop_the_run(tiny_spec, tiny_data):
+    seen = []
+    run = tiny_run(tiny_spec, tiny_data, tokens=4 * 8 * 64 * 4, checkpoints=3)
+    result = train(run, tiny_data.tokens, tiny_data.tokenizer, CPU, reporter=lambda s, v: seen.append((s, v)))
+    assert [s for s, _ in seen] == [4 * 512, 8 * 512, 12 * 512]
+    assert len(result.checkpoints) == 4 and result.checkpoints[-1]["val_loss"] == result.val_loss
+
+    class Stop(Exception):
+        pass
+
+    def stop(step: int, value: float) -> None:
+        raise Stop
+
+    with pytest.raises(Stop):
+        train(run, tiny_data.tokens, tiny_data.tokenizer, CPU, reporter=stop)
+
+
+def test_result_records_speed_time_and_the_per_step_curve(tiny_spec, tiny_data):
+    result = train(tiny_run(tiny_spec, tiny_data), tiny_data.tokens, tiny_data.tokenizer, CPU)
+    summary = result.summary()
+    assert summary["tokens"] == 16 * 512 and len(result.loss_curve) == 16
+    assert summary["tokens_per_s"] > 0 and summary["mfu"] is None and summary["peak_mem_gb"] is None
+    for key in ("wall_s", "setup_s", "compile_s", "train_s", "eval_s", "data_wait_s", "first_step_s"):
+        assert summary[key] >= 0
+    assert "loss_curve" not in summary
+
+
+def test_checkpoints_are_evenly_spaced_and_end_at_the_last_step():
+    assert checkpoint_steps(100, 4) == [20, 40, 60, 80, 100]
+    assert checkpoint_steps(3, 4) == [1, 2, 3]
+    assert checkpoint_steps(10, 0) == [10]
+
+
+def test_learning_rate_warms_up_then_decays_to_the_floor():
+    lrs = [lr_at(s, 100, 1.0, 0.1, 0.1) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert lrs[-1] == pytest.approx(0.1)
+    assert all(a >= b for a, b in itertools.pairwise(lrs[9:]))
+
+
+def test_deterministic_setting_holds_for_its_run_only(tiny_spec, tiny_data):
+    seen: list[bool] = []
+
+    def reporter(tokens: int, val_loss: float) -> None:
+        seen.append(torch.are_deterministic_algorithms_enabled())
+
+    assert not torch.are_deterministic_algorithms_enabled()
+    run = tiny_run(tiny_spec, tiny_data, deterministic=True)
+    exact = train(run, tiny_data.tokens, tiny_data.tokenizer, CPU, reporter=reporter)
+    assert seen and all(seen)
+    assert not torch.are_deterministic_algorithms_enabled()
+    # CPU kernels are deterministic anyway: the setting changes nothing there.
+    plain = train(tiny_run(tiny_spec, tiny_data), tiny_data.tokens, tiny_data.tokenizer, CPU)
+    assert exact.loss_curve == plain.loss_curve and exact.val_loss == plain.val_loss
+
+
+def test_deterministic_setting_is_restored_when_the_run_fails(tiny_spec, tiny_data):
+    run = tiny_run(
+        tiny_spec, tiny_data, tokens=64 * 8 * 64, lr=1e6, grad_clip=1e9, warmup_frac=0.0, deterministic=True
+    )
+    with pytest.raises(TrainingFailed):
+        train(run, tiny_data.tokens, tiny_data.tokenizer, CPU)
+    assert not torch.are_deterministic_algorithms_enabled()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_deterministic_gpu_runs_repeat_exactly(tiny_spec, tiny_data):
+    cuda = torch.device("cuda")
+    run = tiny_run(tiny_spec, tiny_data, tokens=64 * 8 * 64, deterministic=True)
+    first = train(run, tiny_data.tokens, tiny_data.tokenizer, cuda)
+    again = train(run, tiny_data.tokens, tiny_data.tokenizer, cuda)
+    assert first.loss_curve == again.loss_curve and first.val_loss == again.val_loss
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("mode", ["static", "dynamic", "none"])
+def test_steps_replayed_as_a_cuda_graph_train_exactly_as_eager_steps(tiny_spec, tiny_data, mode):
+    cuda = torch.device("cuda")
+    run = tiny_run(tiny_spec, tiny_data, tokens=64 * 8 * 64, deterministic=True, checkpoints=3)
+    graphed = train(run, tiny_data.tokens, tiny_data.tokenizer, cuda, compile_mode=mode, cuda_graph=True)
+    eager = train(run, tiny_data.tokens, tiny_data.tokenizer, cuda, compile_mode=mode, cuda_graph=False)
+    assert graphed.loss_curve == eager.loss_curve and graphed.checkpoints == eager.checkpoints
+    assert graphed.compile_s > 0 and graphed.train_s > 0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_run_leaves_no_gpu_memory_behind(tiny_spec, tiny_data):
+    cuda = torch.device("cuda")
+    run = tiny_run(tiny_spec, tiny_data, tokens=64 * 8 * 64)
+    train(run, tiny_data.tokens, tiny_data.tokenizer, cuda)  # compiles; later runs add nothing
+    before = torch.cuda.memory_allocated(cuda)
+    for _ in range(2):
+        train(run, tiny_data.tokens, tiny_data.tokenizer, cuda)
+        assert torch.cuda.memory_allocated(cuda) == before
