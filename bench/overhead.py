@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             val_data=tuple(args.val_data),
         )
         plan = make_plan(options)
-        study, _ = open_plan_study(plan, 0)
+        study, plan, _ = open_plan_study(plan, 0)
         assert plan.prepared is not None
         Worker(
             study=study,

@@ -139,7 +139,7 @@ def _parent(argv: list[str]) -> int:
     options = read_search_options(None, argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     plan = search.trials.plan.make_plan(options)
-    study, _ = search.trials.plan.open_plan_study(plan, 0)
+    study, plan, _ = search.trials.plan.open_plan_study(plan, 0)
     result = _timed(search.trials.workers.run_workers, "run_workers")(plan, study)
     return result.exit_code
 

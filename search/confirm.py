@@ -1,7 +1,8 @@
 """Is the winner real? ``python -m search.confirm --study hourglass --top 3 --seeds 5``
 
-Retrains the study's best schedules and its baselines at several seeds (seed s gives every
-schedule the same init and data order, so the comparison is paired), with the study's own data,
+Retrains the study's best schedules and its baselines at several fresh seeds (seed s gives every
+schedule the same init and data order, so the comparison is paired; the seed the study selected
+its best on is never one of them, since its noise helped select them), with the study's own data,
 preset and recipe; ``--tokens`` trains longer instead. Each schedule's mean difference from the
 reference baseline (uniform) comes with a t-based confidence interval, and a winner is named
 only when its whole interval lies below zero. A longer run also reports Kendall's tau between
@@ -44,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {describe(e)}", file=sys.stderr)
         return 2
     print(plan.describe())
+    note = objective.data_note(plan.settings.base.variant(tokens=plan.tokens)) if objective else None
+    if note:
+        print(note)
     try:
         confirmation = confirm(study, plan, objective, print)
     except KeyboardInterrupt:

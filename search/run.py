@@ -11,7 +11,7 @@ from search.findings.contents import best_texts, gather_findings
 from search.findings.text import to_text
 from search.options.search_options import read_search_options
 from search.study.storage import artifact_dir, is_url
-from search.trials.plan import make_plan, open_plan_study
+from search.trials.plan import kept_recipe_note, make_plan, open_plan_study, passes_note_of
 from search.trials.signals import stop_on_sigterm
 from search.trials.workers import run_workers
 from space.errors import describe
@@ -23,13 +23,14 @@ def main(argv: list[str] | None = None) -> int:
     stop_on_sigterm()
     try:
         options = read_search_options(__doc__, argv)
-        plan = make_plan(options)
-        study, created = open_plan_study(plan, 0)
+        asked = make_plan(options)
+        study, plan, created = open_plan_study(asked, 0)
     except (ValueError, ValidationError) as e:
         print(f"error: {describe(e)}", file=sys.stderr)
         return 2
-    if plan.preset_note:
-        print(plan.preset_note)
+    for note in (plan.preset_note, kept_recipe_note(plan, asked), passes_note_of(plan)):
+        if note:
+            print(note)
     print(
         f"{'created' if created else 'resuming'} study '{options.study}' in {options.storage}: "
         f"preset {plan.settings.preset}, space {plan.space.name}, sampler {options.sampler}, "

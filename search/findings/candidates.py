@@ -5,6 +5,9 @@ The best schedules are ranked by a Gaussian process's posterior mean over all th
 (``search.findings.recommend``), not by their single noisy losses, so a lucky seed does not take
 a place that a schedule with consistently good neighbours deserves; a study with fewer than
 ``MIN_TRIALS`` trials is ranked by loss, and the plan says which ranking it used.
+
+The schedules are compared at fresh seeds, never at the seed the study selected them on: there
+the winner's low loss is partly its luck, which the same seed would count again as evidence.
 """
 
 from __future__ import annotations
@@ -60,6 +63,18 @@ class ConfirmPlan:
         return self.settings.base.train.tokens
 
     @property
+    def study_seed(self) -> int:
+        """The seed the study selected its schedules on: never one of the compared seeds."""
+        return self.settings.base.seed
+
+    @property
+    def seeds_text(self) -> str:
+        """The compared seeds, saying that they are fresh: ``fresh seeds 1-5 (the study selected on
+        seed 0)``."""
+        plural = "s" if len(self.seeds) > 1 else ""
+        return f"fresh seed{plural} {seed_range(self.seeds)} (the study selected on seed {self.study_seed})"
+
+    @property
     def missing(self) -> list[tuple[Candidate, int]]:
         """(schedule, seed) pairs with no result at these tokens yet."""
         return [
@@ -71,7 +86,7 @@ class ConfirmPlan:
         total = len(self.candidates) * len(self.seeds)
         names = ", ".join(c.name for c in self.candidates)
         return (
-            f"confirming {len(self.candidates)} schedules ({names}) at seeds {seed_range(self.seeds)}, "
+            f"confirming {len(self.candidates)} schedules ({names}) at {self.seeds_text}, "
             f"{self.tokens:,} tokens each: {total - len(self.missing)} of {total} runs reused, "
             f"{len(self.missing)} to train; trials ranked by {self.ranking}"
         )
@@ -85,12 +100,12 @@ def plan_confirmation(study: optuna.Study, top: int, seeds: int, tokens: int | N
         raise ValueError(
             f"study '{study.study_name}' has no completed trials yet; run python -m search.run first"
         )
-    first = settings.base.seed
+    fresh = settings.base.seed + 1
     ranked, ranking = rank_trials(trials)
     return ConfirmPlan(
         settings=settings,
         candidates=select_candidates(ranked, settings, top),
-        seeds=list(range(first, first + seeds)),
+        seeds=list(range(fresh, fresh + seeds)),
         tokens=tokens or settings.base.train.tokens,
         known=known_results(trials, settings, stored_runs(study)),
         ranking=ranking,

@@ -22,6 +22,7 @@ class StoredRun(BaseModel):
     val_loss: float
     val_bpb: float | None = None
     wall_s: float | None = None
+    passes: float | None = None
 
 
 class ScheduleResult(BaseModel):

@@ -4,7 +4,7 @@ made of: each table and sentence is built here and nowhere else."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import optuna
 from optuna.trial import FrozenTrial
@@ -15,7 +15,15 @@ from search.findings.figures import confirmation_figure, importance_figure, sche
 from search.findings.formatting import mults_text, seed_range
 from search.findings.importance import layer_importances
 from search.findings.recommend import ModelFit
-from search.findings.summary import ModelPick, ModelRanking, StudySummary, model_ranking, summarize
+from search.findings.stats import SdEstimate, pooled_sd
+from search.findings.summary import (
+    ModelPick,
+    ModelRanking,
+    ScheduleScore,
+    StudySummary,
+    model_ranking,
+    summarize,
+)
 from search.study import record
 from search.study.settings import StudySettings, study_settings
 
@@ -174,21 +182,31 @@ def baseline_blocks(f: StudyFindings) -> list[Block]:
         ("baseline", "schedule", "seeds", "val loss by seed", "mean", "sd"), rows, code_columns=frozenset({1})
     )
     name = reference.baseline or "the reference"
-    sd = reference.sd
-    if sd is None:
+    noise = pooled_sd([list(reference.losses.values())])
+    if noise is None:
         return [
             table,
             Text(f"{name} has one seed: no noise band (study settings: noise_seeds of 2 or more)."),
         ]
-    noise = Text(
-        f"{name}: mean {reference.mean:.4f} ± sd {sd:.4f} over {len(reference.losses)} seeds = "
-        f"[{reference.mean - sd:.4f}, {reference.mean + sd:.4f}]. Differences between single trials "
-        "smaller than about twice the sd are not evidence; `python -m search.confirm` measures them "
-        "with paired seeds.",
-        label="Seed noise",
-        anchor="noise-band",
+    return [table, Text(_noise_text(name, reference, noise), label="Seed noise", anchor="noise-band")]
+
+
+def _noise_text(name: str, reference: ScheduleScore, noise: SdEstimate) -> str:
+    """The reference's noise band, the sd's own interval, and the smallest difference between two
+    single trials that this noise lets one tell apart."""
+    # A few seeds pin the sd down poorly (with 2 seeds its 95% interval spans a factor of about
+    # 70), so the resolvable difference is given at the interval's upper end too.
+    widest = replace(noise, sd=noise.high)
+    freedom = "degree" if noise.df == 1 else "degrees"
+    mean = reference.mean
+    return (
+        f"{name}: mean {mean:.4f} ± sd {noise.sd:.4f} over {len(reference.losses)} seeds = "
+        f"[{mean - noise.sd:.4f}, {mean + noise.sd:.4f}]; from {noise.df} {freedom} of freedom, the "
+        f"sd's {noise.confidence:.0%} interval is [{noise.low:.4f}, {noise.high:.4f}]. Two single "
+        f"trials must differ by more than {noise.resolvable:.4f} nats ({widest.resolvable:.4f} at the "
+        f"interval's upper end) to be told apart at {noise.confidence:.0%}; `python -m search.confirm` "
+        "measures smaller differences with paired seeds."
     )
-    return [table, noise]
 
 
 def confirmation_table(c: Confirmation) -> Table:

@@ -36,20 +36,24 @@ def result_status(difference: MeanDifference | None) -> str:
 
 
 def verdict(
-    differences: Mapping[str, MeanDifference | None], reference: str, confidence: float = CONFIDENCE
+    differences: Mapping[str, MeanDifference | None],
+    reference: str,
+    seeds: str,
+    confidence: float = CONFIDENCE,
 ) -> tuple[str | None, str]:
-    """The winner (the lowest mean among schedules whose interval lies below zero) and a sentence."""
+    """The winner (the lowest mean among schedules whose interval lies below zero) and a sentence;
+    ``seeds`` says where they were compared (``fresh seeds 1-5 (the study selected on seed 0)``)."""
     better = {name: d for name, d in differences.items() if d is not None and d.below_zero}
     if not better:
         return None, (
-            f"no schedule beat {reference} beyond noise: no {confidence:.0%} interval of the "
-            "difference lies below zero"
+            f"no schedule beat {reference} beyond noise at {seeds}: no {confidence:.0%} interval of "
+            "the difference lies below zero"
         )
     winner = min(better, key=lambda name: better[name].mean)
     d = better[winner]
     sentence = (
-        f"{winner} beats {reference}: mean difference {d.mean:+.4f}, {confidence:.0%} interval "
-        f"[{d.low:+.4f}, {d.high:+.4f}] over {d.n} seeds"
+        f"{winner} beats {reference} at {seeds}: mean difference {d.mean:+.4f}, {confidence:.0%} "
+        f"interval [{d.low:+.4f}, {d.high:+.4f}] over {d.n} seeds"
     )
     if len(differences) > 1:
         # A schedule no better than the reference still gets an interval wholly below zero
@@ -113,8 +117,11 @@ def summarize_confirmation(plan: ConfirmPlan, trained: Trained) -> Confirmation:
                 status="reference" if c is reference else result_status(difference),
             )
         )
-    winner, sentence = verdict(differences, reference.name)
-    short = {r.name: _losses(known, r.schedule, plan.seeds, plan.study_tokens) for r in results}
+    winner, sentence = verdict(differences, reference.name, plan.seeds_text)
+    # The short side holds the study's own ranking, made at its seed, beside any short runs at the
+    # fresh seeds: the study seed is left out of the comparison above, not out of this check.
+    short_seeds = [plan.study_seed, *plan.seeds]
+    short = {r.name: _losses(known, r.schedule, short_seeds, plan.study_tokens) for r in results}
     long = {r.name: r.mean for r in results if r.mean is not None}
     return Confirmation(
         created=datetime.now(UTC).isoformat(timespec="seconds"),

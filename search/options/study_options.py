@@ -5,15 +5,30 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from search.findings.winner import Rule
 from search.options.common import Count, StudyOptions, add_study_options, command_parser, read_options
 
 
 class ExportOptions(StudyOptions):
-    """``python -m search.best``: which study, and where its best config goes."""
+    """``python -m search.best``: which study, which of its trials (by a rule, or by number; neither:
+    the strongest rule the study has evidence for), and where its config goes."""
 
     out: str
+    rule: Rule | None = None
+    trial: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _rule_or_trial(self) -> ExportOptions:
+        if self.rule is not None and self.trial is not None:
+            raise ValueError("--rule and --trial exclude each other: give one of them")
+        return self
+
+    @property
+    def choice(self) -> Rule | int | None:
+        """What picks the trial: its number, a rule, or None for the default rule."""
+        return self.trial if self.trial is not None else self.rule
 
 
 class ConfirmOptions(StudyOptions):
@@ -33,7 +48,15 @@ class ReportOptions(StudyOptions):
 def read_export_options(doc: str | None, argv: Sequence[str] | None) -> ExportOptions:
     """The options of ``search.best``."""
     parser = _parser("search.best", doc)
-    parser.add_argument("--out", required=True, help="where to write the config JSON")
+    add = parser.add_argument
+    add("--out", required=True, help="where to write the config JSON")
+    add(
+        "--rule",
+        metavar="{confirmed,model,observed}",
+        help="the latest confirmation's winner, the model's pick, or the lowest loss at the study's seed "
+        "(default: confirmed when the study has a confirmation, else model, else observed)",
+    )
+    add("--trial", type=int, help="export this completed trial instead (not with --rule)")
     return read_options(ExportOptions, parser, argv)
 
 
@@ -42,7 +65,7 @@ def read_confirm_options(doc: str | None, argv: Sequence[str] | None) -> Confirm
     parser = _parser("search.confirm", doc)
     add = parser.add_argument
     add("--top", type=int, help="best distinct schedules of the study to confirm (default 3)")
-    add("--seeds", type=int, help="seeds per schedule: the study's seed, seed+1, ... (default 5)")
+    add("--seeds", type=int, help="fresh seeds per schedule: the study's seed+1 ... seed+N (default 5)")
     add("--tokens", help="training tokens per run, e.g. 200M (default: the study's trial budget)")
     return read_options(ConfirmOptions, parser, argv)
 

@@ -25,8 +25,9 @@ def open_study(
     space: SearchSpace,
     sampler: optuna.samplers.BaseSampler,
     pruner: optuna.pruners.BasePruner,
-) -> tuple[optuna.Study, bool]:
-    """The study ``name``, created with its baselines queued if new; (study, created).
+) -> tuple[optuna.Study, StudySettings, bool]:
+    """The study ``name``, created with its baselines queued if new; (study, the settings its trials
+    train with, created). A study resumed keeps the model and recipe it was created with.
 
     Raises ValueError, leaving the stored study untouched, when it exists with other settings.
     """
@@ -36,21 +37,22 @@ def open_study(
         )
     except optuna.exceptions.DuplicatedStudyError:
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
-        _check_same_settings(study, settings)
-        return study, False
+        return study, _stored_settings(study, settings), False
     store_settings(study, settings)
     enqueue_baselines(study, settings, space)
-    return study, True
+    return study, settings, True
 
 
-def _check_same_settings(study: optuna.Study, settings: StudySettings) -> None:
-    differences = study_settings(study).differences(settings)
-    if differences:
-        shown = "; ".join(f"{path}: stored {old!r}, now {new!r}" for path, old, new in differences[:5])
+def _stored_settings(study: optuna.Study, asked: StudySettings) -> StudySettings:
+    stored = study_settings(study)
+    conflicts = stored.conflicts(asked)
+    if conflicts:
+        shown = "; ".join(f"{path}: stored {old!r}, now {new!r}" for path, old, new in conflicts[:5])
         raise ValueError(
             f"study '{study.study_name}' was created with other settings ({shown}); "
             "run it with the same options, or start a new --study"
         )
+    return stored
 
 
 def enqueue_baselines(study: optuna.Study, settings: StudySettings, space: SearchSpace) -> None:

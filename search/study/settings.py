@@ -14,6 +14,11 @@ from search.training.run_config import RunConfig
 from space.spec import SpaceSpec
 
 SETTINGS_ATTR = "hourglass_settings"
+# What a study keeps from its creation whatever a later run brings: the model's shape and the
+# training recipe, so that a changed preset default never changes an existing study's trials. The
+# token budget and deterministic kernels are asked for on the command line and must agree.
+_KEPT = ("base.model.", "base.params", "base.train.")
+_ASKED = ("base.train.tokens", "base.train.deterministic")
 # A study's objective: the built-in trainer, or a user's ``module:function``.
 BUILTIN_OBJECTIVE = "builtin"
 
@@ -39,6 +44,18 @@ class StudySettings(BaseModel):
     def differences(self, other: StudySettings) -> list[tuple[str, Any, Any]]:
         """(field path, this value, other value) wherever the comparable settings differ."""
         return sorted(_differences(self.comparable(), other.comparable()))
+
+    def conflicts(self, asked: StudySettings) -> list[tuple[str, Any, Any]]:
+        """The differences that make ``asked`` another study: all but the kept model and recipe."""
+        return [d for d in self.differences(asked) if not _kept(d[0])]
+
+    def kept(self, asked: StudySettings) -> list[tuple[str, Any, Any]]:
+        """The differences this study keeps its own values for (the model and the recipe)."""
+        return [d for d in self.differences(asked) if _kept(d[0])]
+
+
+def _kept(path: str) -> bool:
+    return path.startswith(_KEPT) and path not in _ASKED
 
 
 def _differences(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, Any]]:

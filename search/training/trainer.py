@@ -26,7 +26,9 @@ from search.data.batches import BatchLoader, val_batches
 from search.data.token_cache import TokenData
 from search.data.tokenizer import TokenizerHandle
 from search.training.compiling import CompileMode, compiled, default_compile_mode, warm_up_widths
+from search.training.curves import largest_spike
 from search.training.determinism import deterministic_kernels
+from search.training.passes import data_passes
 from search.training.run_config import RunConfig
 from search.training.step import TrainStep, make_optimizer, training_stream
 
@@ -75,6 +77,8 @@ class TrainResult:
     data_wait_s: float
     wall_s: float
     device: str
+    passes: float
+    spike: float
     loss_curve: list[float] = field(repr=False)
     checkpoints: list[dict[str, float]] = field(default_factory=list)
 
@@ -94,9 +98,14 @@ def peak_flops(device: torch.device) -> float | None:
     return None if tflops is None else tflops * 1e12
 
 
+def warmup_steps(steps: int, warmup_frac: float) -> int:
+    """Steps of a run of ``steps`` that warm the learning rate up."""
+    return round(warmup_frac * steps)
+
+
 def lr_at(step: int, steps: int, peak: float, warmup_frac: float, min_ratio: float) -> float:
     """Linear warm-up to ``peak``, then cosine decay to ``min_ratio x peak`` at the last step."""
-    warmup = round(warmup_frac * steps)
+    warmup = warmup_steps(steps, warmup_frac)
     if step < warmup:
         return peak * (step + 1) / warmup
     progress = (step - warmup) / max(1, steps - warmup - 1)
@@ -217,6 +226,7 @@ def _train(
     compile_s = warm_up_s + max(0.0, first_step_s - steady_step_s) + train_step.capture_s
     tokens_per_s = run.tokens_per_step / steady_step_s
     peak = peak_flops(device)
+    losses = curve.tolist()
     return TrainResult(
         val_loss=checkpoints[-1]["val_loss"],
         val_bpb=evaluation.last_bpb,
@@ -234,7 +244,9 @@ def _train(
         data_wait_s=data_wait_s,
         wall_s=time.perf_counter() - started,
         device=str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
-        loss_curve=curve.tolist(),
+        passes=data_passes(run, len(data.train)),
+        spike=largest_spike(losses, warmup_steps(steps, settings.warmup_frac)),
+        loss_curve=losses,
         checkpoints=checkpoints,
     )
 

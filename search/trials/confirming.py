@@ -38,6 +38,7 @@ def train_missing(
             val_loss=evaluation.value,
             val_bpb=evaluation.attrs.get("val_bpb"),
             wall_s=evaluation.attrs.get("wall_s"),
+            passes=evaluation.attrs.get("passes"),
         )
         store_run(study, run)
         trained.losses[(run.schedule, run.seed, run.tokens)] = run.val_loss

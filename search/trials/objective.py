@@ -21,6 +21,7 @@ from search.data.prepare import PreparedData, prepare_data
 from search.study.settings import BUILTIN_OBJECTIVE, StudySettings
 from search.training.compiling import CompileMode
 from search.training.devices import training_device
+from search.training.passes import passes_note
 from search.training.run_config import RunConfig
 from search.training.trainer import Reporter, TrainingFailed, train
 
@@ -42,6 +43,10 @@ class Objective(ABC):
     def evaluate(self, config: RunConfig, report: Reporter) -> Evaluation:
         """Score ``config``; call ``report(step, value)`` at checkpoints to allow pruning."""
 
+    def data_note(self, config: RunConfig) -> str | None:
+        """What a user should know about the data ``config`` would train on, before it trains."""
+        return None
+
 
 class TrainingObjective(Objective):
     """The built-in objective: train the config, score it by final validation loss."""
@@ -57,6 +62,10 @@ class TrainingObjective(Objective):
         self.device = device
         self.progress = progress
         self.compile_mode = compile_mode
+
+    def data_note(self, config: RunConfig) -> str | None:
+        """Said when ``config`` trains past the end of its training split."""
+        return passes_note(config, len(self.prepared.tokens.train))
 
     def evaluate(self, config: RunConfig, report: Reporter) -> Evaluation:
         data, tokenizer = self.prepared.tokens, self.prepared.tokenizer

@@ -4,7 +4,7 @@ created or changed and before any training starts."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import optuna
@@ -22,6 +22,7 @@ from search.study.samplers import make_pruner, make_sampler
 from search.study.settings import StudySettings
 from search.study.storage import open_storage
 from search.training.devices import default_preset
+from search.training.passes import passes_note
 from search.training.run_config import RunConfig
 from search.training.trainer import checkpoint_steps
 from search.trials.objective import load_function
@@ -132,8 +133,9 @@ def open_worker_plan(sent: WorkerPlan) -> SearchPlan:
     )
 
 
-def open_plan_study(plan: SearchPlan, worker_index: int) -> tuple[optuna.Study, bool]:
-    """Create or resume the study with a sampler seeded for this worker and this point in it."""
+def open_plan_study(plan: SearchPlan, worker_index: int) -> tuple[optuna.Study, SearchPlan, bool]:
+    """Create or resume the study with a sampler seeded for this worker and this point in it;
+    (study, the plan with the settings the study's trials train with, created)."""
     options = plan.options
     summaries = {s.study_name: s.n_trials for s in optuna.get_all_study_summaries(plan.storage)}
     seen = summaries.get(options.study, 0)
@@ -143,4 +145,23 @@ def open_plan_study(plan: SearchPlan, worker_index: int) -> tuple[optuna.Study, 
     base = plan.settings.base
     marks = checkpoint_steps(base.steps, base.train.checkpoints)
     pruner = make_pruner(options.pruner, marks[0] * base.tokens_per_step, marks[-1] * base.tokens_per_step)
-    return open_study(plan.storage, options.study, plan.settings, plan.space, sampler, pruner)
+    study, settings, created = open_study(
+        plan.storage, options.study, plan.settings, plan.space, sampler, pruner
+    )
+    return study, replace(plan, settings=settings), created
+
+
+def kept_recipe_note(plan: SearchPlan, asked: SearchPlan) -> str | None:
+    """What a resumed study keeps of its own where the preset now says otherwise, if anything."""
+    kept = plan.settings.kept(asked.settings)
+    if not kept:
+        return None
+    shown = ", ".join(f"{path.removeprefix('base.')} {old!r} (now {new!r})" for path, old, new in kept[:6])
+    return f"note: the study keeps the model and recipe it was created with: {shown}"
+
+
+def passes_note_of(plan: SearchPlan) -> str | None:
+    """The note on repeated data of the plan's trials, when they train past the end of it."""
+    if plan.prepared is None:
+        return None
+    return passes_note(plan.settings.base, len(plan.prepared.tokens.train))

@@ -171,7 +171,7 @@ def _child(receiver: Connection, index: int, threads: int) -> None:
     with receiver:
         sent: WorkerPlan = receiver.recv()
     plan = open_worker_plan(sent)
-    study, _ = open_plan_study(plan, index)
+    study, plan, _ = open_plan_study(plan, index)
 
     def log(line: str) -> None:
         print(f"[worker {index}] {line}", flush=True)

@@ -124,25 +124,31 @@ def test_confirm_retrains_only_what_the_study_lacks_and_stores_the_record(
         confirm_command.main(["--study", STUDY, "--storage", str(storage), "--top", "1", "--seeds", "2"]) == 0
     )
     out = capsys.readouterr().out
-    assert "4 of 6 runs reused, 2 to train" in out
+    # Fresh seeds 1 and 2: the study selected on seed 0. Only uniform has a run there (seed 1).
+    assert "at fresh seeds 1, 2 (the study selected on seed 0)" in out
+    assert "1 of 6 runs reused, 5 to train" in out
     assert "name" in out and "vs uniform" in out and "95% interval" in out
     assert "Verdict: " in out
 
     study = load(storage)
     (record,) = study.user_attrs[CONFIRMATIONS_ATTR]
-    assert (record["tokens"], record["study_tokens"], record["seeds"]) == (TOKENS, TOKENS, [0, 1])
-    assert (record["trained"], record["reused"], record["fidelity"]) == (2, 4, None)
+    assert (record["tokens"], record["study_tokens"], record["seeds"]) == (TOKENS, TOKENS, [1, 2])
+    assert (record["trained"], record["reused"], record["fidelity"]) == (5, 1, None)
     names = [s["name"] for s in record["schedules"]]
     assert names[:2] == ["uniform", "hand-found"] and names[2].startswith("trial ")
     reference = record["schedules"][0]
-    # The uniform runs are the study's own trials at seeds 0 and 1: reused, not retrained.
-    assert reference["losses"] == {str(seed): trials[f"{uniform}@seed{seed}"].value for seed in (0, 1)}
+    # Uniform's seed-1 run is the study's own noise trial: reused, not retrained.
+    assert set(reference["losses"]) == {"1", "2"}
+    assert reference["losses"]["1"] == trials[f"{uniform}@seed1"].value
     for result in record["schedules"][1:]:
-        assert set(result["losses"]) == {"0", "1"}
+        assert set(result["losses"]) == {"1", "2"}
         difference = result["difference"]
         assert difference["n"] == 2 and difference["low"] < difference["mean"] < difference["high"]
     assert (record["winner"] is None) == record["verdict"].startswith("no schedule beat uniform")
-    assert len(study.user_attrs[RUNS_ATTR]) == 2
+    assert "at fresh seeds 1, 2 (the study selected on seed 0)" in record["verdict"]
+    assert sorted((run["schedule"], run["seed"]) for run in study.user_attrs[RUNS_ATTR]) == sorted(
+        [(uniform, 2)] + [(s["schedule"], seed) for s in record["schedules"][1:] for seed in (1, 2)]
+    )
     note = get_note(study)
     assert note.startswith("## Hourglass study") and "## Confirmations" in note and "95% interval" in note
 
@@ -163,7 +169,9 @@ def test_a_run_at_another_token_budget_reports_kendalls_tau(
     out = capsys.readouterr().out
     assert "0 of 3 runs reused, 3 to train" in out
     (record,) = load(storage).user_attrs[CONFIRMATIONS_ATTR]
+    assert record["seeds"] == [1]
     fidelity = record["fidelity"]
+    # The short side is the study's own ranking, at the seed it selected on.
     assert (record["tokens"], fidelity["short_tokens"], fidelity["short_seeds"]) == (8000, TOKENS, [0])
     assert len(fidelity["names"]) == 3 and fidelity["tau"] is not None
     assert fidelity["warning"] == (fidelity["tau"] < 0.6)
@@ -179,9 +187,10 @@ def test_failed_runs_are_recorded_and_left_out_of_the_pairs(storage: Path) -> No
     fake = FakeObjective(losses, fail=frozenset({(hand_found.key, 2)}))
     record = confirm(study, plan, fake, lambda line: None)
 
+    assert plan.seeds == [1, 2, 3] and all(config.seed != 0 for config in fake.configs)
     result = record.schedules[1]
     assert result.failed == {2: "diverged: loss is nan at step 3"}
-    assert set(result.losses) == {0, 1} and result.difference is not None and result.difference.n == 2
+    assert set(result.losses) == {1, 3} and result.difference is not None and result.difference.n == 2
     stored = study.user_attrs[RUNS_ATTR]
     assert len(stored) == len(fake.configs) - 1
     assert record.trained == len(stored)

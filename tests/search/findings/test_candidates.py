@@ -1,11 +1,13 @@
-"""Which trials a confirmation compares: ranked by the model, not by one lucky loss."""
+"""Which trials a confirmation compares (ranked by the model, not by one lucky loss) and at which seeds."""
 
 from __future__ import annotations
 
 import optuna
 
-from search.findings.candidates import rank_trials
+from search.findings.candidates import plan_confirmation, rank_trials
 from search.findings.recommend import MIN_TRIALS
+from search.study.settings import store_settings
+from tests.search.findings.test_summary import settings
 
 
 def _finished(number: int, mults: tuple[int, ...], value: float) -> optuna.trial.FrozenTrial:
@@ -38,3 +40,54 @@ def test_a_small_study_is_ranked_by_loss_and_says_so():
     ranked, how = rank_trials(trials)
     assert [t.number for t in ranked] == list(reversed(range(MIN_TRIALS - 1)))
     assert how.startswith("loss (fewer than")
+
+
+UNIFORM = (4,) * 12
+HAND_FOUND = (8, 4, 4, 4, 3, 3, 3, 3, 4, 4, 4, 4)
+SAMPLED = (6, 5, 4, 4, 3, 3, 3, 3, 4, 4, 4, 5)
+
+
+def _stored(number: int, mults: tuple[int, ...], seed: int, value: float, baseline: str | None = None):
+    attrs = {
+        "mlp_mults": list(mults),
+        "seed": seed,
+        "schedule_key": f"{','.join(map(str, mults))}@seed{seed}",
+    }
+    trial = optuna.trial.create_trial(
+        value=value, user_attrs=attrs | ({"baseline": baseline} if baseline else {})
+    )
+    trial.number = number
+    return trial
+
+
+def small_study() -> optuna.Study:
+    """An in-memory study at seed 7: uniform at its noise seeds 7-9, hand-found and trial 4 at 7."""
+    study = optuna.create_study()
+    base = settings()
+    store_settings(study, base.model_copy(update={"base": base.base.variant(seed=7)}))
+    for number, (mults, seed, value, baseline) in enumerate(
+        [
+            (UNIFORM, 7, 5.0, "uniform"),
+            (UNIFORM, 8, 5.1, "uniform"),  # the noise seeds: fresh for every schedule compared
+            (UNIFORM, 9, 4.9, "uniform"),
+            (HAND_FOUND, 7, 4.8, "hand-found"),
+            (SAMPLED, 7, 4.7, None),
+        ]
+    ):
+        study.add_trial(_stored(number, mults, seed, value, baseline))
+    return study
+
+
+def test_a_plan_compares_at_fresh_seeds_and_reuses_the_runs_made_there() -> None:
+    plan = plan_confirmation(small_study(), top=1, seeds=3, tokens=None)
+
+    assert plan.seeds == [8, 9, 10]
+    assert [c.name for c in plan.candidates] == ["uniform", "hand-found", "trial 4"]
+    missing = [(c.name, seed) for c, seed in plan.missing]
+    assert missing == [("uniform", 10)] + [
+        (name, s) for name in ("hand-found", "trial 4") for s in (8, 9, 10)
+    ]
+    assert plan.describe().startswith(
+        "confirming 3 schedules (uniform, hand-found, trial 4) at fresh seeds 8-10 "
+        "(the study selected on seed 7), 32,768 tokens each: 2 of 9 runs reused, 7 to train"
+    )

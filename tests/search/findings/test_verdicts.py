@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from search.findings.candidates import plan_confirmation
 from search.findings.stats import mean_difference
-from search.findings.verdicts import fidelity, result_status, verdict
+from search.findings.verdicts import Trained, fidelity, result_status, summarize_confirmation, verdict
+from tests.search.findings.test_candidates import small_study
+
+SEEDS = "fresh seeds 1-3 (the study selected on seed 0)"
 
 
 def test_verdict_names_the_best_schedule_whose_interval_lies_below_zero() -> None:
@@ -14,23 +18,23 @@ def test_verdict_names_the_best_schedule_whose_interval_lies_below_zero() -> Non
         "trial 4": mean_difference([-0.030, -0.031, -0.029]),
         "hand-found": mean_difference([-0.01, 0.01, 0.0]),
     }
-    winner, sentence = verdict(differences, "uniform")
+    winner, sentence = verdict(differences, "uniform", SEEDS)
     assert winner == "trial 4"
-    assert sentence.startswith("trial 4 beats uniform: mean difference -0.0300")
+    assert sentence.startswith(f"trial 4 beats uniform at {SEEDS}: mean difference -0.0300")
     assert "with 3 schedules compared, a false winner has at most a 8% chance" in sentence
 
 
 def test_verdict_names_no_winner_when_every_interval_includes_zero() -> None:
     differences = {"trial 3": mean_difference([-0.02, 0.01, -0.005]), "hand-found": None}
-    winner, sentence = verdict(differences, "uniform")
+    winner, sentence = verdict(differences, "uniform", SEEDS)
     assert winner is None
-    assert sentence.startswith("no schedule beat uniform beyond noise")
+    assert sentence.startswith(f"no schedule beat uniform beyond noise at {SEEDS}")
 
 
 def test_a_worse_schedule_or_a_single_seed_is_no_winner() -> None:
     worse = mean_difference([0.02, 0.021, 0.019])
     single = mean_difference([-0.5])
-    assert verdict({"worse": worse, "single": single}, "uniform")[0] is None
+    assert verdict({"worse": worse, "single": single}, "uniform", SEEDS)[0] is None
     assert result_status(worse) == "worse"
     assert result_status(single) == "too few seeds"
     assert result_status(mean_difference([-0.02, 0.01])) == "within noise"
@@ -56,3 +60,19 @@ def test_fidelity_uses_the_seeds_every_schedule_has_and_warns_below_the_threshol
 def test_fidelity_of_a_single_schedule_has_no_tau_and_no_warning() -> None:
     f = fidelity({"uniform": {0: 5.0}}, {"uniform": 3.0}, short_tokens=1000)
     assert f.tau is None and not f.warning
+
+
+def test_the_fidelity_check_ranks_the_short_side_at_the_study_seed_the_comparison_leaves_out() -> None:
+    plan = plan_confirmation(small_study(), top=1, seeds=2, tokens=1000)
+    assert len(plan.missing) == 6  # nothing is known at 1000 tokens
+    # The long runs rank the schedules as the study's own trials did at seed 7.
+    long = {"uniform": 3.3, "hand-found": 3.2, "trial 4": 3.1}
+    losses = {(c.key, s, 1000): long[c.name] + 0.01 * (s - 8) for c in plan.candidates for s in plan.seeds}
+    record = summarize_confirmation(plan, Trained(losses=losses))
+
+    assert all(set(r.losses) == {8, 9} for r in record.schedules)
+    assert "at fresh seeds 8, 9 (the study selected on seed 7)" in record.verdict
+    f = record.fidelity
+    assert f is not None and f.short_seeds == [7]  # only uniform has 8 and 9 at the study's tokens
+    assert f.short_means == [5.0, 4.8, 4.7]
+    assert f.tau == pytest.approx(1.0)

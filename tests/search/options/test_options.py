@@ -32,22 +32,23 @@ def test_counts_gpus_and_lists_are_parsed() -> None:
         options.trials = 3  # type: ignore[misc]
 
 
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["--trials", "0"], "--trials: must be at least 1, got 0"),
-        (["--workers", "0"], "--workers: must be at least 1, got 0"),
-        (["--tokens", "20X"], "--tokens: '20X' is not a count"),
-        (["--gpus", "a,b"], "--gpus: must be GPU numbers like 0,1"),
-        (["--study", "../x"], "--study: study name '../x'"),
-        (["--preset", "huge"], "--preset: unknown preset 'huge'"),
-        (["--objective", "nocolon"], "--objective: must look like module:function"),
-        (["--seed", "-1"], "--seed: must be at least 0"),
-    ],
-)
-def test_bad_search_options_name_the_option(argv: list[str], message: str) -> None:
-    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
-        read_search_options(None, argv)
+# What each bad command line is told (tests/search/trials/test_faults.py runs more through search.run).
+BAD_SEARCH_OPTIONS = {
+    "--trials 0": "--trials: must be at least 1, got 0",
+    "--workers 0": "--workers: must be at least 1, got 0",
+    "--tokens 20X": "--tokens: '20X' is not a count",
+    "--gpus a,b": "--gpus: must be GPU numbers like 0,1",
+    "--study ../x": "--study: study name '../x'",
+    "--preset huge": "--preset: unknown preset 'huge'",
+    "--objective nocolon": "--objective: must look like module:function",
+    "--seed -1": "--seed: must be at least 0",
+}
+
+
+@pytest.mark.parametrize(("command_line", "message"), BAD_SEARCH_OPTIONS.items())
+def test_bad_search_options_name_the_option(command_line: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        read_search_options(None, command_line.split())
 
 
 def test_train_options_leave_unset_values_to_the_config() -> None:
@@ -63,3 +64,22 @@ def test_study_command_options() -> None:
         read_confirm_options(None, ["--seeds", "0"])
     with pytest.raises(SystemExit):
         read_export_options(None, [])  # --out is required
+
+
+def test_export_options_choose_a_rule_or_a_trial() -> None:
+    assert read_export_options(None, ["--out", "b.json"]).choice is None
+    assert read_export_options(None, ["--out", "b.json", "--rule", "model"]).choice == "model"
+    assert read_export_options(None, ["--out", "b.json", "--trial", "0"]).choice == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--rule", "observed", "--trial", "3"], "--rule and --trial exclude each other"),
+        (["--rule", "best"], "--rule: Input should be 'confirmed', 'model' or 'observed'"),
+        (["--trial", "-2"], "--trial: must be at least 0, got -2"),
+    ],
+)
+def test_bad_export_options_name_the_option(argv: list[str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        read_export_options(None, ["--out", "b.json", *argv])

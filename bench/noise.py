@@ -1,0 +1,193 @@
+"""How noisy is one trial? ``python -m bench.noise --preset small --data ... --val-data ...``
+
+Trains a fixed panel of six schedules spread over the space (``bench.panel``) with the preset's
+recipe and the kernels a study uses: each ``--repeats`` times at the study seed (0) and once at
+each further seed up to ``--seeds``. For ``--variant-schedules`` it also repeats at seed 0 with
+the project's three ops replaced by their tensor-code twins and with flash attention instead of
+cuDNN's, so that noise can be told apart from a kernel's. Runs are spread over ``--gpus``.
+
+Prints a table and, last, one JSON object: per schedule and pooled, the repeat sd (same config,
+same seed), the seed sd (one run per seed), each with a 95% interval from its degrees of freedom;
+the largest loss spike after warm-up (the rise of the 20-step mean of the training loss); the
+spread of the panel's means and its ranking; the variants against the default kernels; and every
+run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from bench.gpu_jobs import Job, run_jobs
+from bench.panel import PANEL, add_panel_options, chosen_gpus, panel_base, panel_schedule, print_report
+from search.findings.stats import pooled_sd
+from search.training.run_config import RunConfig
+
+STUDY_SEED = 0
+# Targets a stable recipe must meet (the trial-recipe issue): nats.
+MAX_REPEAT_SD = 0.01
+MAX_SEED_SD = 0.02
+MAX_SPIKE = 0.05
+
+
+def panel_jobs(
+    base: RunConfig, repeats: int, seeds: int, variant_schedules: Sequence[str], variant_repeats: int
+) -> list[Job]:
+    """Every run of the measurement, labelled ``schedule/variant/seed/repeat``."""
+    jobs = []
+    for name in PANEL:
+        run = base.variant(schedule=panel_schedule(base, name))
+        jobs += [Job(f"{name}/default/0/{r}", run.variant(seed=STUDY_SEED)) for r in range(repeats)]
+        jobs += [Job(f"{name}/default/{s}/0", run.variant(seed=s)) for s in range(STUDY_SEED + 1, seeds)]
+        if name in variant_schedules:
+            for variant in ("tensor-code", "flash"):
+                jobs += [
+                    Job(f"{name}/{variant}/0/{r}", run.variant(seed=STUDY_SEED), variant)  # type: ignore[arg-type]
+                    for r in range(variant_repeats)
+                ]
+    return jobs
+
+
+def _parts(label: str) -> tuple[str, str, int, int]:
+    name, variant, seed, repeat = label.split("/")
+    return name, variant, int(seed), int(repeat)
+
+
+def _spread(groups: Sequence[Sequence[float]]) -> dict[str, Any] | None:
+    estimate = pooled_sd(groups)
+    return None if estimate is None else asdict(estimate)
+
+
+def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Per schedule and pooled figures from the runs (failed runs are listed, not counted)."""
+    ok = [r for r in results if "val_loss" in r]
+    schedules: dict[str, dict[str, Any]] = {}
+    for name in PANEL:
+        default = [r for r in ok if _parts(r["label"])[:2] == (name, "default")]
+        repeats = [r["val_loss"] for r in default if _parts(r["label"])[2] == STUDY_SEED]
+        by_seed: dict[int, float] = {}
+        for r in default:
+            by_seed.setdefault(_parts(r["label"])[2], r["val_loss"])
+        if not repeats:
+            continue
+        seed_means = {s: statistics.fmean(repeats) if s == STUDY_SEED else v for s, v in by_seed.items()}
+        schedules[name] = {
+            "mults": list(PANEL[name]),
+            "repeats": repeats,
+            "repeat": _spread([repeats]),
+            "seeds": by_seed,
+            "seed": _spread([list(by_seed.values())]),
+            "mean": statistics.fmean(seed_means.values()),
+            "max_spike": max(r["spike"] for r in default),
+            "variants": _variants(ok, name, repeats),
+        }
+    ranking = sorted(schedules, key=lambda n: schedules[n]["mean"])
+    means = [schedules[n]["mean"] for n in ranking]
+    pooled_seed = _spread([list(s["seeds"].values()) for s in schedules.values()])
+    pooled = {
+        "repeat_sd": _spread([s["repeats"] for s in schedules.values()]),
+        "seed_sd": pooled_seed,
+        "max_spike": max((s["max_spike"] for s in schedules.values()), default=None),
+        "spread_of_means": max(means) - min(means) if means else None,
+        "ranking": ranking,
+    }
+    targets = {
+        "repeat_sd_each_at_most": MAX_REPEAT_SD,
+        "repeat_sd_met": all(s["repeat"] and s["repeat"]["sd"] <= MAX_REPEAT_SD for s in schedules.values()),
+        "seed_sd_pooled_at_most": MAX_SEED_SD,
+        "seed_sd_met": pooled_seed is not None and pooled_seed["sd"] <= MAX_SEED_SD,
+        "spike_at_most": MAX_SPIKE,
+        "spike_met": pooled["max_spike"] is not None and pooled["max_spike"] <= MAX_SPIKE,
+    }
+    failed = [{"label": r["label"], "failed": r["failed"]} for r in results if "failed" in r]
+    return {"schedules": schedules, "pooled": pooled, "targets": targets, "failed": failed}
+
+
+def _variants(ok: Sequence[dict[str, Any]], name: str, default_repeats: Sequence[float]) -> dict[str, Any]:
+    found = {}
+    for variant in ("tensor-code", "flash"):
+        losses = [r["val_loss"] for r in ok if _parts(r["label"])[:3] == (name, variant, STUDY_SEED)]
+        if losses:
+            mean = statistics.fmean(losses)
+            found[variant] = {
+                "losses": losses,
+                "sd": _spread([losses]),
+                "mean": mean,
+                "vs_default": mean - statistics.fmean(default_repeats),
+            }
+    return found
+
+
+def _number(value: float | None, digits: int = 4) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def _sd(spread: dict[str, Any] | None) -> str:
+    if spread is None:
+        return ""
+    return (
+        f"{_number(spread['sd'])} [{_number(spread['low'])}, {_number(spread['high'])}] ({spread['df']} df)"
+    )
+
+
+def table(summary: dict[str, Any]) -> str:
+    """The summary as aligned text."""
+    rows = [("schedule", "mean", "repeats at seed 0", "repeat sd [95%]", "seed sd [95%]", "max spike")]
+    for name, s in summary["schedules"].items():
+        repeats = ", ".join(_number(v) for v in s["repeats"])
+        rows.append(
+            (name, _number(s["mean"]), repeats, _sd(s["repeat"]), _sd(s["seed"]), _number(s["max_spike"], 3))
+        )
+        for variant, v in s["variants"].items():
+            losses = ", ".join(_number(x) for x in v["losses"])
+            rows.append((f"  {variant}", _number(v["mean"]), losses, _sd(v["sd"]), "", ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    p = summary["pooled"]
+    lines += [
+        "",
+        f"pooled repeat sd {_sd(p['repeat_sd'])}; pooled seed sd {_sd(p['seed_sd'])}",
+        f"largest spike after warm-up {_number(p['max_spike'], 3)} nats; spread of the panel's means "
+        f"{_number(p['spread_of_means'])}; ranking: {', '.join(p['ranking'])}",
+        f"targets: {json.dumps(summary['targets'])}",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train the panel and print the table and the JSON."""
+    parser = argparse.ArgumentParser(prog="python -m bench.noise", description=__doc__.split("\n")[0])
+    add_panel_options(parser)
+    add = parser.add_argument
+    add("--repeats", type=int, default=3, help="runs of each schedule at the study seed (default 3)")
+    add("--seeds", type=int, default=3, help="seeds per schedule, the study's included (default 3)")
+    add(
+        "--variant-schedules",
+        nargs="*",
+        default=["uniform", "wide-first"],
+        help="schedules run with each variant",
+    )
+    add("--variant-repeats", type=int, default=2, help="runs per variant and schedule (default 2)")
+    args = parser.parse_args(argv)
+    base, prepared = panel_base(args)
+    jobs = panel_jobs(base, args.repeats, args.seeds, args.variant_schedules, args.variant_repeats)
+    results = run_jobs(jobs, prepared, chosen_gpus(args.gpus))
+    summary = summarize(results)
+    report = {
+        "preset": args.preset,
+        "tokens": base.train.tokens,
+        "recipe": base.train.model_dump(),
+        **summary,
+        "runs": [{k: v for k, v in r.items() if k != "loss_curve"} for r in results],
+    }
+    print_report(table(summary), report, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

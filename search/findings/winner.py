@@ -1,0 +1,136 @@
+"""Which trial a study's winner is, by one of three rules, and why.
+
+- ``confirmed``: the latest confirmation's winner, retrained at paired seeds; when it named
+  none, the reference baseline (nothing beat it beyond noise).
+- ``model``: the model's pick, the trial at the study's seed with the lowest posterior mean of a
+  Gaussian process over every completed trial (``search.findings.recommend``).
+- ``observed``: the lowest single loss at the study's seed, which may owe something to its seed.
+
+Without a rule the strongest evidence the study has decides: a confirmation, else the model, else
+the observed loss.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from optuna.trial import FrozenTrial
+
+from search.findings.confirmation import Confirmation
+from search.findings.contents import StudyFindings
+from search.findings.recommend import MIN_TRIALS
+from search.study import record
+
+Rule = Literal["confirmed", "model", "observed"]
+# What a winner was chosen by: one of the rules, or a trial number the user named.
+ChosenBy = Literal["confirmed", "model", "observed", "trial"]
+
+
+@dataclass(frozen=True)
+class Winner:
+    """The chosen trial, what chose it, and one sentence saying why it is the one."""
+
+    trial: FrozenTrial
+    rule: ChosenBy
+    reason: str
+
+
+def choose_winner(findings: StudyFindings, choice: Rule | int | None = None) -> Winner:
+    """The winner of ``findings`` by the rule ``choice``, the completed trial it numbers, or (None)
+    the strongest rule the study has evidence for. ValueError when the choice cannot be met."""
+    if isinstance(choice, int):
+        return Winner(_completed_trial(findings, choice), "trial", f"trial {choice}, as named by --trial")
+    if choice == "confirmed":
+        return _confirmed(findings)
+    if choice == "model":
+        return _model(findings)
+    if choice == "observed":
+        return _observed(findings)
+    if findings.confirmations:
+        return _confirmed(findings)
+    if findings.pick is not None:
+        winner = _model(findings)
+        return Winner(winner.trial, winner.rule, f"no confirmation yet; {winner.reason}")
+    winner = _observed(findings)
+    return Winner(
+        winner.trial,
+        winner.rule,
+        f"no confirmation yet and {_completed_count(findings)} completed trials, fewer than the "
+        f"{MIN_TRIALS} the model needs; {winner.reason}",
+    )
+
+
+def _confirmed(findings: StudyFindings) -> Winner:
+    if not findings.confirmations:
+        raise ValueError(
+            f"study '{findings.name}' has no confirmation yet: run python -m search.confirm first, "
+            "or choose --rule model or --rule observed"
+        )
+    latest = findings.confirmations[-1]
+    when = f"the latest confirmation ({latest.created}, {latest.tokens:,} tokens)"
+    if latest.winner is None:
+        trial = _baseline_trial(findings, latest, latest.reference)
+        return Winner(
+            trial,
+            "confirmed",
+            f"{when} found no schedule better than {latest.reference} beyond noise, so this is "
+            f"{latest.reference}, the reference, at the study's seed {findings.seed}",
+        )
+    [result] = [r for r in latest.schedules if r.name == latest.winner]
+    if result.trial is not None:
+        trial = _completed_trial(findings, result.trial)
+    else:
+        trial = _baseline_trial(findings, latest, result.name)
+    return Winner(trial, "confirmed", f"{when} named it the winner: {latest.verdict}")
+
+
+def _model(findings: StudyFindings) -> Winner:
+    pick = findings.pick
+    if pick is None:
+        raise ValueError(
+            f"the model ranks a study from {MIN_TRIALS} completed trials on; study '{findings.name}' "
+            f"has {_completed_count(findings)}: choose --rule observed"
+        )
+    return Winner(
+        pick.trial,
+        "model",
+        f"the model's pick: the lowest expected loss ({pick.expected:.4f}) at the study's seed "
+        f"{findings.seed}, by a Gaussian process over {pick.seen} trials that weighs each loss with "
+        "its neighbours'",
+    )
+
+
+def _observed(findings: StudyFindings) -> Winner:
+    best = findings.summary.best
+    if best is None:
+        raise ValueError(f"study '{findings.name}' has no completed trial at its seed {findings.seed} yet")
+    return Winner(
+        best,
+        "observed",
+        f"the lowest loss at the study's seed {findings.seed} ({record.value(best):.4f}), a single "
+        "draw that may owe something to its seed",
+    )
+
+
+def _completed_trial(findings: StudyFindings, number: int) -> FrozenTrial:
+    for t in record.completed(findings.trials):
+        if t.number == number:
+            return t
+    repeated = [record.repeat_of(t) for t in findings.trials if t.number == number]
+    hint = f" (it repeats trial {repeated[0]})" if repeated and repeated[0] is not None else ""
+    raise ValueError(f"trial {number} is not a completed trial of study '{findings.name}'{hint}")
+
+
+def _baseline_trial(findings: StudyFindings, confirmation: Confirmation, name: str) -> FrozenTrial:
+    for t in record.at_seed(record.completed(findings.trials), findings.seed):
+        if record.baseline(t) == name:
+            return t
+    raise ValueError(
+        f"the baseline {name} of the confirmation of {confirmation.created} has no completed trial "
+        f"at the study's seed {findings.seed} to export"
+    )
+
+
+def _completed_count(findings: StudyFindings) -> int:
+    return len(record.completed(findings.trials))

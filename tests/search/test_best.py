@@ -1,0 +1,120 @@
+"""search.best: exporting a real tiny study's winner by each rule, and its refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import optuna
+import pytest
+
+from search.best import main as best_main
+from search.findings.candidates import ConfirmPlan, plan_confirmation
+from search.study import record
+from search.trials.confirming import confirm
+from tests.search.test_confirm import STUDY, FakeObjective, copy_study, load
+
+
+@pytest.fixture
+def storage(tmp_path_factory: pytest.TempPathFactory, corpus: Path, tmp_path: Path) -> Path:
+    """A copy of the tiny study (5 completed trials: too few for the model)."""
+    return copy_study(tmp_path_factory, corpus, tmp_path)
+
+
+def export(storage: Path, capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    """Run search.best with ``args``; its printed line, with the exported config under "config"."""
+    out = storage.parent / "best.json"
+    assert best_main(["--study", STUDY, "--storage", str(storage), "--out", str(out), *args]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    return printed | {"config": json.loads(out.read_text())}
+
+
+def refused(storage: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """Run search.best with ``args``, expecting exit 2 and no file; its error message."""
+    out = storage.parent / "refused.json"
+    assert best_main(["--study", STUDY, "--storage", str(storage), "--out", str(out), *args]) == 2
+    assert not out.exists()
+    return capsys.readouterr().err
+
+
+def lowest_at_study_seed(study: optuna.Study) -> optuna.trial.FrozenTrial:
+    return min(record.at_seed(record.completed(study.get_trials()), 0), key=record.value)
+
+
+def confirm_with(study: optuna.Study, plan: ConfirmPlan, edge: dict[str, float]) -> None:
+    """Store a confirmation of ``plan`` whose runs score each candidate its ``edge`` (by name) off
+    uniform's loss at that seed, with a little noise, without training."""
+    uniform = plan.candidates[0]
+    base = {s: plan.known.get((uniform.key, s, plan.tokens), 5.0 + 0.01 * s) for s in plan.seeds}
+    losses = {
+        (c.key, s): base[s] + edge.get(c.name, 0.0) + 0.001 * ((s + i) % 3)
+        for i, c in enumerate(plan.candidates)
+        for s in plan.seeds
+    }
+    confirm(study, plan, FakeObjective(losses), lambda line: None)
+
+
+def test_a_study_too_small_for_the_model_exports_its_lowest_loss_and_says_why(
+    storage: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    best = lowest_at_study_seed(load(storage))
+    printed = export(storage, capsys)
+    assert (printed["trial"], printed["val_loss"], printed["rule"]) == (best.number, best.value, "observed")
+    assert printed["mults"] == list(record.mults(best)) == printed["config"]["model"]["schedule"]["mults"]
+    assert printed["reason"].startswith(
+        "no confirmation yet and 5 completed trials, fewer than the 8 the model needs; the lowest loss"
+    )
+    assert "choose --rule observed" in refused(storage, capsys, "--rule", "model")
+    assert "has no confirmation yet" in refused(storage, capsys, "--rule", "confirmed")
+
+
+def test_the_latest_confirmations_winner_is_exported_by_default(
+    storage: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = load(storage)
+    observed = lowest_at_study_seed(study)
+    plan = plan_confirmation(study, top=2, seeds=3, tokens=None)
+    # The winner is a sampled schedule other than the lowest single loss: only the confirmation names it.
+    winner = next(
+        c for c in plan.candidates if c.trial is not None and c.key != record.schedule_key(observed)
+    )
+    confirm_with(study, plan, {winner.name: -0.1})
+
+    printed = export(storage, capsys)
+    assert printed["rule"] == "confirmed"
+    assert (
+        printed["reason"].startswith("the latest confirmation (")
+        and "named it the winner" in printed["reason"]
+    )
+    assert printed["mults"] == list(winner.schedule.mults) == printed["config"]["model"]["schedule"]["mults"]
+    assert (printed["trial"], printed["config"]["seed"]) == (winner.trial, 0)
+    assert export(storage, capsys, "--rule", "observed")["trial"] == observed.number
+
+    # A later confirmation, at another budget, where nothing beats uniform: its reference is exported.
+    confirm_with(study, plan_confirmation(study, top=2, seeds=3, tokens=8000), {})
+    printed = export(storage, capsys)
+    trials = record.at_seed(record.completed(study.get_trials()), 0)
+    uniform = next(t for t in trials if record.baseline(t) == "uniform")
+    assert (printed["trial"], printed["rule"]) == (uniform.number, "confirmed")
+    assert "found no schedule better than uniform beyond noise" in printed["reason"]
+
+
+def test_a_trial_named_by_number_is_exported_and_must_be_completed(
+    storage: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = load(storage)
+    other_seed = next(t for t in record.completed(study.get_trials()) if record.seed(t) != 0)
+    printed = export(storage, capsys, "--trial", str(other_seed.number))
+    assert (printed["trial"], printed["rule"]) == (other_seed.number, "trial")
+    assert printed["config"]["seed"] == record.seed(other_seed)
+    missing = len(study.get_trials())
+    assert f"trial {missing} is not a completed trial of study '{STUDY}'" in refused(
+        storage, capsys, "--trial", str(missing)
+    )
+    assert "--rule and --trial exclude each other" in refused(
+        storage, capsys, "--trial", "0", "--rule", "observed"
+    )
+    assert "--trial: must be at least 0, got -1" in refused(storage, capsys, "--trial", "-1")
+    assert "--rule: Input should be 'confirmed', 'model' or 'observed'" in refused(
+        storage, capsys, "--rule", "luck"
+    )
