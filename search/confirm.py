@@ -22,7 +22,7 @@ import optuna
 from pydantic import ValidationError
 
 from search.findings.candidates import plan_confirmation
-from search.findings.contents import confirmation_blocks
+from search.findings.confirmation_blocks import confirmation_blocks
 from search.findings.text import to_text
 from search.options.study_options import read_confirm_options
 from search.study.storage import load_existing_study

@@ -3,16 +3,16 @@ made of: each table and sentence is built here and nowhere else."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import optuna
 from optuna.trial import FrozenTrial
 
 from search.findings.confirmation import Confirmation, stored_confirmations
-from search.findings.document import Block, Heading, Picture, Section, Table, Text
-from search.findings.figures import confirmation_figure, importance_figure, schedules_figure, trials_figure
-from search.findings.formatting import mults_text, seed_range
+from search.findings.confirmation_blocks import confirmations_section
+from search.findings.document import Block, Picture, Section, Table, Text
+from search.findings.figures import importance_figure, schedules_figure, trials_figure
+from search.findings.formatting import mults_text
 from search.findings.importance import layer_importances
 from search.findings.recommend import ModelFit
 from search.findings.stats import SdEstimate, pooled_sd
@@ -207,104 +207,6 @@ def _noise_text(name: str, reference: ScheduleScore, noise: SdEstimate) -> str:
         f"interval's upper end) to be told apart at {noise.confidence:.0%}; `python -m search.confirm` "
         "measures smaller differences with paired seeds."
     )
-
-
-def confirmation_table(c: Confirmation) -> Table:
-    """Each confirmed schedule: seeds, mean loss, difference from the reference, interval, standing."""
-    rows = []
-    for r in c.schedules:
-        d = r.difference
-        interval = f"[{d.low:+.4f}, {d.high:+.4f}]" if d is not None and d.low is not None else ""
-        rows.append(
-            (
-                r.name,
-                r.schedule,
-                f"{len(r.losses)}" + (f" ({len(r.failed)} failed)" if r.failed else ""),
-                f"{r.mean:.4f}" if r.mean is not None else "",
-                f"{d.mean:+.4f}" if d is not None else "",
-                interval,
-                r.status,
-            )
-        )
-    headers = (
-        "name",
-        "schedule",
-        "seeds",
-        "mean loss",
-        f"vs {c.reference}",
-        f"{c.confidence:.0%} interval",
-        "result",
-    )
-    return Table(
-        headers,
-        tuple(rows),
-        code_columns=frozenset({1}),
-        row_classes=tuple(r.status.replace(" ", "-") for r in c.schedules),
-    )
-
-
-def fidelity_texts(c: Confirmation) -> list[Text]:
-    """What the fidelity check found, and a warning when tau is low; empty without one."""
-    f = c.fidelity
-    if f is None:
-        return []
-    if f.tau is None:
-        return [
-            Text(
-                "fidelity: Kendall's tau needs at least 2 schedules with different losses; "
-                f"{len(f.names)} usable"
-            )
-        ]
-    texts = [
-        Text(
-            f"fidelity: Kendall's tau {f.tau:+.2f} between the {f.short_tokens:,}-token ranking (mean "
-            f"over seeds {seed_range(f.short_seeds)}) and the {c.tokens:,}-token ranking of "
-            f"{len(f.names)} schedules",
-            kind="note",
-        )
-    ]
-    if f.warning:
-        texts.append(
-            Text(
-                f"warning: tau is below {f.min_tau}: the short trials' ranking does not predict the longer "
-                "run's; trust the longer runs, and consider a larger trial budget (--tokens) for the search",
-                kind="warning",
-            )
-        )
-    return texts
-
-
-def confirmation_blocks(c: Confirmation, heading: bool = True) -> list[Block]:
-    """One confirmation: its table, verdict, ranking rule, fidelity check and picture."""
-    blocks: list[Block] = []
-    if heading:
-        blocks.append(Heading(f"{c.created}: {c.tokens:,} tokens, seeds {seed_range(c.seeds)}"))
-    blocks += [confirmation_table(c), Text(c.verdict, label="Verdict", kind="verdict")]
-    if c.ranking:
-        blocks.append(Text(f"Trials ranked by {c.ranking}.", kind="note"))
-    blocks += fidelity_texts(c)
-    blocks.append(
-        Picture(f"confirmation of {c.created}: difference from reference", lambda: confirmation_figure(c))
-    )
-    return blocks
-
-
-def confirmations_section(records: Sequence[Confirmation], latest: int | None = None) -> Section:
-    """The confirmations, newest first (the ``latest`` few when given)."""
-    if not records:
-        none_yet = Text(
-            "None yet: `python -m search.confirm --study NAME` retrains the best schedules and the "
-            "baselines at several seeds.",
-            kind="note",
-        )
-        return Section("Confirmations", "confirmations", (none_yet,))
-    shown = records if latest is None else records[-latest:]
-    blocks = [block for c in reversed(shown) for block in confirmation_blocks(c)]
-    if len(records) > len(shown):
-        blocks.append(
-            Text(f"{len(records) - len(shown)} older confirmations: see `python -m search.report`.")
-        )
-    return Section("Confirmations", "confirmations", tuple(blocks))
 
 
 def note_sections(f: StudyFindings) -> list[Section]:
