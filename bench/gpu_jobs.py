@@ -23,8 +23,9 @@ from search.data.prepare import PreparedData
 from search.data.token_cache import open_token_cache
 from search.data.tokenizer import TokenizerHandle
 from search.training.devices import training_device
+from search.training.outcome import TrainingFailed
 from search.training.run_config import RunConfig
-from search.training.trainer import TrainingFailed, train
+from search.training.trainer import train
 
 Variant = Literal["default", "tensor-code", "flash"]
 VARIANTS: tuple[Variant, ...] = ("default", "tensor-code", "flash")

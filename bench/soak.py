@@ -18,10 +18,11 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
+from search.data.sample_corpus import sample_corpus
 from search.study.record import counts
 from search.study.storage import open_storage
 
-_CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "tiny"
+_TRAIN, _VAL = sample_corpus()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--tokens", default="8k", help="training tokens per tiny trial (default 8k)")
-    parser.add_argument("--data", default=str(_CORPUS / "train-00000.jsonl.zst"))
-    parser.add_argument("--val-data", default=str(_CORPUS / "val-00000.jsonl.zst"))
+    parser.add_argument("--data", default=str(_TRAIN), help="training data (default: the sample corpus)")
+    parser.add_argument("--val-data", default=str(_VAL), help="validation data (default: the sample corpus)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         storage = str(Path(folder) / "studies.db")

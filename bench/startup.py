@@ -1,6 +1,6 @@
 """Where a worker's time goes before its first trial: ``python -m bench.startup --workers 2``
 
-Two measurements on the tiny corpus (any ``search.run`` data options work), caches warmed first:
+Two measurements on the sample corpus (any ``search.run`` data options work), caches warmed first:
 
 - phases: runs the parent of ``search.run`` in a fresh interpreter with the real
   ``run_workers``, timing each start-up phase (imports, ``make_plan`` and its parts,
@@ -42,6 +42,7 @@ import search.trials.runner
 import search.trials.workers
 from bench.scaling import worker_figures
 from model.presets import get_preset
+from search.data.sample_corpus import sample_corpus
 from search.data.spec import DataSpec
 from search.options.search_options import read_search_options
 from search.study.storage import open_storage
@@ -49,7 +50,6 @@ from search.study.storage import open_storage
 # Imports are part of a worker's start-up: from the process start to here.
 _IMPORTS_DONE = time.time()
 _ROOT = Path(__file__).resolve().parents[1]
-_CORPUS = _ROOT.parent / "shared" / "corpus" / "tiny"
 # Where a measured process appends its events (JSON lines); set by the launcher, inherited by
 # spawned workers through the environment.
 _EVENTS_ENV = "HOURGLASS_BENCH_STARTUP_EVENTS"
@@ -219,12 +219,13 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:2] == ["--role-parent", "--"]:
         return _parent(argv[2:])
+    sample_train, sample_val = sample_corpus()
     parser = argparse.ArgumentParser(prog="python -m bench.startup", description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--preset", default="tiny")
     parser.add_argument("--tokens", default="64k", help="training tokens per trial for --e2e (default 64k)")
-    parser.add_argument("--data", nargs="+", default=[str(_CORPUS / "train-00000.jsonl.zst")])
-    parser.add_argument("--val-data", nargs="+", default=[str(_CORPUS / "val-00000.jsonl.zst")])
+    parser.add_argument("--data", nargs="+", default=[str(sample_train)])
+    parser.add_argument("--val-data", nargs="+", default=[str(sample_val)])
     parser.add_argument("--e2e", action="store_true", help="also time the real command, 1 vs --workers")
     args = parser.parse_args(argv)
     _warm(args)

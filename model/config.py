@@ -13,8 +13,11 @@ from space.schedule import Schedule
 class ModelConfig(BaseModel):
     """A decoder language model: shape, per-layer MLP widths (from a schedule) and style.
 
-    Validation proves, before anything is built, that the parameter count equals the budget's:
-    the count of a model with the same settings whose every layer has the budget's mean width.
+    Validation checks that the count this config computes equals the budget's: the count of a
+    model with the same settings whose every layer has the budget's mean width, less the MLP norms
+    that attention-only layers lack in the sequential style. Both are formulas; that the decoder
+    really has this count is proved by building it on the meta device before every training run
+    (``model.counting.check_built_params``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")

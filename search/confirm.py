@@ -12,6 +12,10 @@ Runs already made at the same (schedule, seed, tokens), by the study's trials or
 confirmation, are reused, not trained again. Every run is stored with the study as soon as it
 finishes, so an interrupted confirmation continues where it stopped; the result is stored with
 the study and shown in its dashboard note.
+
+A study scored by a user's function (``search.run --objective module:function``) is confirmed only
+with ``--objective`` naming that same function: the name stored with the study is never imported,
+since whoever can write a shared storage could otherwise choose the code run here.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from search.findings.text import to_text
 from search.options.study_options import read_confirm_options
 from search.study.storage import load_existing_study
 from search.trials.confirming import confirm
-from search.trials.objective import study_objective
+from search.trials.objective import confirmable_objective, study_objective
 from search.trials.signals import stop_on_sigterm
 from space.errors import describe
 
@@ -40,7 +44,13 @@ def main(argv: list[str] | None = None) -> int:
         options = read_confirm_options(__doc__, argv)
         study = load_existing_study(options.storage, options.study)
         plan = plan_confirmation(study, options.top, options.seeds, options.tokens)
-        objective = study_objective(plan.settings, progress=sys.stderr.isatty()) if plan.missing else None
+        # Checked even when nothing is left to train: a wrong --objective is a mistake either way.
+        confirmable_objective(plan.settings, options.objective)
+        objective = (
+            study_objective(plan.settings, options.objective, progress=sys.stderr.isatty())
+            if plan.missing
+            else None
+        )
     except (ValueError, ValidationError) as e:
         print(f"error: {describe(e)}", file=sys.stderr)
         return 2

@@ -11,9 +11,8 @@ from search.findings.contents import best_texts, gather_findings
 from search.findings.text import to_text
 from search.options.search_options import read_search_options
 from search.study.storage import artifact_dir, is_url
-from search.trials.plan import kept_recipe_note, make_plan, open_plan_study, passes_note_of
+from search.trials.plan import budget_notes, kept_recipe_note, make_plan, open_plan_study
 from search.trials.signals import stop_on_sigterm
-from search.trials.workers import run_workers
 from space.errors import describe
 
 
@@ -28,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, ValidationError) as e:
         print(f"error: {describe(e)}", file=sys.stderr)
         return 2
-    for note in (plan.preset_note, kept_recipe_note(plan, asked), passes_note_of(plan)):
+    for note in (*plan.notes, kept_recipe_note(plan, asked), *budget_notes(plan)):
         if note:
             print(note)
     print(
@@ -36,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         f"preset {plan.settings.preset}, space {plan.space.name}, sampler {options.sampler}, "
         f"pruner {options.pruner}, {plan.workers} worker(s), target {options.trials} trials"
     )
+    from search.trials.workers import run_workers  # torch: after every input is checked
+
     try:
         result = run_workers(plan, study)
     except KeyboardInterrupt:
@@ -43,8 +44,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     print(result.reason)
     print(to_text(best_texts(gather_findings(study))))
-    dashboard = options.storage if not is_url(options.storage) else f"'{options.storage}'"
-    print(f"see it: optuna-dashboard {dashboard} --artifact-dir {artifact_dir(options.storage)}")
+    storage = options.storage if not is_url(options.storage) else f"'{options.storage}'"
+    where = f"--study {options.study} --storage {storage}"
+    print(f"see it: optuna-dashboard {storage} --artifact-dir {artifact_dir(options.storage)}")
+    print(f"next: python -m search.confirm {where}   # is the winner real?")
+    print(f"      python -m search.best {where} --out {options.study}-best.json")
+    print(f"      python -m search.report {where}")
     return result.exit_code
 
 

@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from typing import ClassVar
 
 import optuna
+from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
 
 from space.budget import Budget
 from space.fit import fit_to_budget
@@ -53,6 +54,12 @@ class SearchSpace(ABC):
             return trial.suggest_int(name, int(low), int(high))
         return trial.suggest_float(name, low, high, step=1 / self.budget.granularity)
 
+    def _mult_distribution(self, low: float, high: float) -> BaseDistribution:
+        """The distribution :meth:`_suggest_mult` asks for over ``[low, high]``."""
+        if self.budget.granularity == 1 and low == int(low) and high == int(high):
+            return IntDistribution(int(low), int(high))
+        return FloatDistribution(low, high, step=1 / self.budget.granularity)
+
 
 def layer_param_name(layer: int) -> str:
     """Stable per-layer parameter name: ``mlp_mult_l00``, ``mlp_mult_l01``, ..."""
@@ -70,16 +77,16 @@ class CompositionSpace(SearchSpace):
     rejecting (about 4% of [1..8]^12 sums to 48) no trial is wasted, and unlike stick-breaking
     every layer keeps the same fixed range, so samplers model all layers jointly.
 
-    Recorded parameters are the schedule. When the sampler proposes all layers jointly (TPE, GP
-    and CMA-ES after their first trials), the proposal is fitted *before* it is recorded, so a
-    trial's parameters are the multipliers it trained. Fitting is many-to-one (a vector and twice
-    it give one schedule); had the raw vectors been recorded, the sampler would model where
+    Recorded parameters are the schedule: a trial's parameters are always the multipliers it
+    trained. When the sampler proposes all layers jointly (TPE, GP and CMA-ES after their first
+    trials), the proposal is fitted *before* it is recorded. Fitting is many-to-one (a vector and
+    twice it give one schedule); had the raw vectors been recorded, the sampler would model where
     vectors fell, spread along rays through the origin, instead of the schedules that were
     measured, and a good schedule would pull later proposals only weakly towards itself. On
     synthetic objectives (``python -m bench.search``) fitting first cut the trials TPE needs to
-    reach within 1% of the optimum to about a third. Draws made one parameter at a time (random
-    search, and the samplers' first trials) are recorded as drawn: each is stored before the
-    next is known, so nothing can be fitted first.
+    reach within 1% of the optimum to about a third. Where the sampler would draw one parameter at
+    a time (random search, and the samplers' first trials) it is asked for all of them up front
+    (its ``sample_independent``, the same draws), and they are fitted before anything is recorded.
     """
 
     name = "composition"
@@ -88,6 +95,9 @@ class CompositionSpace(SearchSpace):
         budget = self.budget
         names = [layer_param_name(i) for i in range(budget.n_layers)]
         proposal = _joint_proposal(trial, names)
+        if proposal is None and _live_and_fresh(trial, names):
+            distribution = self._mult_distribution(budget.min_mult, budget.max_mult)
+            proposal = _drawn_up_front(trial, dict.fromkeys(names, distribution))
         if proposal is not None:
             fitted = self._fit([float(proposal[name]) for name in names])
             # Optuna records a trial's parameter when it is first suggested and never changes it
@@ -98,6 +108,28 @@ class CompositionSpace(SearchSpace):
 
     def params_for(self, schedule: Schedule) -> dict[str, ParamValue]:
         return {layer_param_name(i): m for i, m in enumerate(schedule.mults)}
+
+
+def _live_and_fresh(trial: optuna.trial.BaseTrial, names: list[str]) -> bool:
+    """Whether ``trial`` is a live trial none of whose ``names`` is recorded yet."""
+    return isinstance(trial, optuna.Trial) and not any(name in trial.distributions for name in names)
+
+
+def _drawn_up_front(trial: optuna.Trial, distributions: dict[str, BaseDistribution]) -> dict[str, ParamValue]:
+    """The sampler's one-at-a-time draws for ``distributions``, made before any is recorded and
+    set as the trial's joint proposal (its relative parameters, over a relative search space that
+    now holds them), so that they can be fitted first like a joint proposal."""
+    study = trial.study
+    frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == trial.number)
+    drawn = {
+        name: study.sampler.sample_independent(study, frozen, name, distribution)
+        for name, distribution in distributions.items()
+    }
+    proposal = trial.relative_params  # the sampler's own joint proposal (none yet) comes first
+    assert trial.relative_search_space is not None
+    trial.relative_search_space.update(distributions)
+    proposal.update(drawn)
+    return proposal
 
 
 def _joint_proposal(trial: optuna.trial.BaseTrial, names: list[str]) -> dict[str, ParamValue] | None:

@@ -26,6 +26,14 @@ FORMATS = (".jsonl", ".txt")
 COMPRESSIONS = {".zst": "zstd", ".zstd": "zstd", ".gz": "gzip"}
 _GLOB_CHARS = re.compile(r"[*?\[]")
 _CHUNK = 1 << 20
+_FORMATS_HELP = (
+    '.jsonl (one JSON object a line, its "text" field the document) or .txt (documents separated by '
+    "blank lines), plain or compressed as .zst, .zstd or .gz"
+)
+# File name parts that say a file holds held-out text: "val-00000.jsonl.zst", "test.txt", "dev_set.jsonl".
+_HELD_OUT_PARTS = frozenset({"val", "valid", "validation", "test", "dev", "eval"})
+_NAME_PART = re.compile(r"[a-z0-9]+")
+_NAMED_AT_MOST = 3
 
 
 class CorpusError(ValueError):
@@ -78,7 +86,11 @@ def _expand_one(spec: str) -> list[Path]:
             raise CorpusError(f"{spec}: the folder holds no supported corpus files ({_supported_names()})")
         return found
     if not path.exists():
-        raise CorpusError(f"{spec}: no such file or folder")
+        given = "" if os.path.abspath(path) == spec else f" (given as {spec})"
+        raise CorpusError(
+            f"{os.path.abspath(path)}: no such file or folder{given}. Corpus inputs are files, folders or "
+            f"globs of {_FORMATS_HELP}; e.g. data/ or 'data/*.jsonl.zst'"
+        )
     if split_suffix(path) is None:
         raise CorpusError(f"{spec}: unsupported file type (supported: {_supported_names()})")
     return [path]
@@ -98,6 +110,26 @@ def resolve_inputs(specs: Sequence[str]) -> list[Path]:
         raise CorpusError("no corpus inputs given")
     found = {Path(os.path.abspath(p)) for spec in specs for p in _expand_one(str(spec))}
     return sorted(found)
+
+
+def split_name_warnings(train_paths: Sequence[Path]) -> list[str]:
+    """A warning when training files are named like a validation or test split, else nothing.
+
+    A name part (between dots, dashes, underscores) such as ``val``, ``valid``, ``validation``,
+    ``test``, ``dev`` or ``eval`` counts: ``data/`` holding ``train-*`` and ``val-*`` shards, given as
+    training data, would otherwise train on the held-out text. Only file names are read, not folders
+    (``/home/dev/`` says nothing about a split). Returns the lines for the caller to print.
+    """
+    named = [p for p in train_paths if _HELD_OUT_PARTS & set(_NAME_PART.findall(Path(p).name.lower()))]
+    if not named:
+        return []
+    listed = ", ".join(str(p) for p in named[:_NAMED_AT_MOST])
+    more = f" and {len(named) - _NAMED_AT_MOST} more" if len(named) > _NAMED_AT_MOST else ""
+    files = "file is" if len(named) == 1 else "files are"
+    return [
+        f"warning: {len(named)} training {files} named like a validation or test split: {listed}{more}; "
+        "held-out text belongs in the validation data (--val-data), not in the training data"
+    ]
 
 
 class _ZstdReader(io.RawIOBase):

@@ -268,6 +268,10 @@ def load_token_data(
     folder = root / key
     built = False
     if not _is_complete(folder):
+        # Reading every document first (about 1 s for 130 MB) refuses bad data before the cache's
+        # folder and lock exist: a refused first run leaves nothing behind.
+        for _ in iter_documents([*train_paths, *(val_paths or [])], text_field):
+            pass
         waiting = f"waiting for another process to build the token cache {folder}"
         with exclusive_lock(root / f"{key}.lock", waiting):
             # Whoever held the lock before may have built it while this process waited.

@@ -190,16 +190,14 @@ def train_bpe(pieces: Sequence[str], vocab_size: int) -> Tokenizer:
     return tokenizer
 
 
-def _train_and_save(
-    paths: Sequence[Path], vocab_size: int, text_field: str, sample_chars: int, target: Path
-) -> None:
-    """Train the BPE and write it to ``target`` atomically (a reader never sees half a file)."""
+def _train_and_save(pieces: Sequence[str], n_files: int, vocab_size: int, target: Path) -> None:
+    """Train the BPE on ``pieces`` and write it to ``target`` atomically (a reader never sees half
+    a file)."""
     began = time.perf_counter()
-    pieces = sample_pieces(paths, text_field, sample_chars)
     sampled = sum(map(len, pieces))
     print(
         f"training a {vocab_size}-token byte-level BPE on {sampled / 1e6:.1f} MB sampled from "
-        f"{len(paths)} file(s) (once; cached as {target})",
+        f"{n_files} file(s) (once; cached as {target})",
         file=sys.stderr,
         flush=True,
     )
@@ -252,10 +250,13 @@ def resolve_tokenizer(
     key = _cache_key(train_paths, vocab_size, text_field, sample_chars)
     target = folder / f"{key}.json"
     if not target.exists():
+        # Sampling reads every document, so bad data is refused here, before the cache's folder and
+        # lock exist: a refused first run leaves nothing behind.
+        pieces = sample_pieces(train_paths, text_field, sample_chars)
         with exclusive_lock(folder / f"{key}.lock", f"waiting for another process to train {target}"):
             # The process that held the lock before may have trained it while this one waited.
             if not target.exists():
                 for stale in folder.glob(f"{key}.json.tmp-*"):
                     stale.unlink()  # left by a process that died while saving; no one else writes now
-                _train_and_save(train_paths, vocab_size, text_field, sample_chars, target)
+                _train_and_save(pieces, len(train_paths), vocab_size, target)
     return load_tokenizer(target)

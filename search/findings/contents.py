@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 import optuna
 from optuna.trial import FrozenTrial
 
+from search.data.sample_corpus import is_sample_corpus
 from search.findings.confirmation import Confirmation, stored_confirmations
 from search.findings.confirmation_blocks import confirmations_section
 from search.findings.document import Block, Picture, Section, Table, Text
@@ -87,13 +88,21 @@ def gather_findings(study: optuna.Study, fit: ModelFit | None = None) -> StudyFi
 
 
 def overview_table(f: StudyFindings) -> Table:
-    """What the study is: preset, space, budget, seed, objective, and how its trials ended."""
+    """What the study is: preset, space, data, budget, seed, objective, and how its trials ended."""
     base = f.settings.base
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(f.summary.states.items())) or "none yet"
+    data = ", ".join(base.data.train)
+    if is_sample_corpus(base.data.train):
+        data = "the sample corpus shipped with hourglass: a demonstration of the loop, not a finding"
+    passes = next(
+        (t.user_attrs["passes"] for t in record.completed(f.trials) if "passes" in t.user_attrs), None
+    )
+    trained = f"{base.train.tokens:,}" + (f" ({passes:.2f} passes over the training data)" if passes else "")
     facts = (
         ("preset", f"{f.settings.preset} ({base.model.params:,} parameters)"),
         ("space", f.settings.space.space),
-        ("training tokens per trial", f"{base.train.tokens:,}"),
+        ("data", data),
+        ("training tokens per trial", trained),
         ("study seed", str(base.seed)),
         ("objective", f.settings.objective),
         ("trials counted", str(f.summary.counted)),
@@ -103,17 +112,29 @@ def overview_table(f: StudyFindings) -> Table:
 
 
 def best_texts(f: StudyFindings) -> list[Text]:
-    """The lowest loss at the study's seed, and the model's pick beside it."""
+    """The lowest loss at the study's seed (against the reference and the seed noise), which rule
+    that is, and the model's pick beside it."""
     texts = []
     best = f.summary.best
     if best is not None:
         reference = f.summary.reference_loss(f.seed)
-        gain = f" ({record.value(best) - reference:+.4f} vs reference)" if reference is not None else ""
+        noise = f", seed noise sd {f.summary.noise_sd:.4f}" if f.summary.noise_sd is not None else ""
+        gain = (
+            f" ({record.value(best) - reference:+.4f} vs reference{noise})" if reference is not None else ""
+        )
         texts.append(
             Text(
                 f"trial {best.number}, `{mults_text(record.mults(best))}`, "
                 f"val loss {record.value(best):.4f}{gain}",
                 label="Best",
+            )
+        )
+        texts.append(
+            Text(
+                f"Best is the lowest loss at the study's seed {f.seed}, where schedules compete. The "
+                "dashboard's Best Trial card takes the lowest over every trial, the reference's noise "
+                "runs at other seeds included; `search.best` says which rule it exports by.",
+                kind="note",
             )
         )
     pick = f.pick

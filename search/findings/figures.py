@@ -4,17 +4,17 @@ confirmation's differences with their intervals."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only: no display on workers and CI
-import matplotlib.pyplot as plt
-from matplotlib.figure import Figure
 from optuna.trial import FrozenTrial
 
 from search.findings.confirmation import Confirmation
 from search.findings.summary import StudySummary
 from search.study import record
+from search.training.pictures import pyplot
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _COLORS = ["#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860"]
 
@@ -23,6 +23,7 @@ def schedules_figure(trials: Sequence[FrozenTrial], mean: float) -> Figure:
     """One bar chart per trial: MLP width per layer, the uniform level dashed, one y scale for all."""
     columns = min(3, len(trials))
     rows = -(-len(trials) // columns)
+    plt = pyplot()
     fig, axes = plt.subplots(
         rows, columns, figsize=(4 * columns, 2.6 * rows), dpi=90, squeeze=False, sharey=True
     )
@@ -45,6 +46,7 @@ def schedules_figure(trials: Sequence[FrozenTrial], mean: float) -> Figure:
 
 def trials_figure(complete: Sequence[FrozenTrial], summary: StudySummary) -> Figure:
     """Final loss of every completed trial, baselines marked, the reference's seed-noise band shaded."""
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(9, 4), dpi=90)
     sampled = [t for t in complete if record.baseline(t) is None]
     values = [record.value(t) for t in sampled]
@@ -72,6 +74,7 @@ def trials_figure(complete: Sequence[FrozenTrial], summary: StudySummary) -> Fig
 
 def importance_figure(importances: Mapping[str, float]) -> Figure:
     """A bar per layer: its multiplier's importance."""
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 3), dpi=90)
     ax.bar([n[-2:] for n in importances], list(importances.values()), color="#4c72b0")
     ax.set_xlabel("layer")
@@ -83,6 +86,7 @@ def importance_figure(importances: Mapping[str, float]) -> Figure:
 def confirmation_figure(confirmation: Confirmation) -> Figure:
     """Each schedule's mean difference from the reference with its interval; winners in red."""
     shown = [r for r in confirmation.schedules if r.difference is not None]
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 0.5 + 0.45 * max(1, len(shown))), dpi=90)
     for y, r in enumerate(shown):
         d = r.difference

@@ -8,12 +8,8 @@ import io
 import re
 from collections.abc import Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only: no display on workers and CI
-import matplotlib.pyplot as plt
-
 from search.findings.document import Block, Heading, Picture, Section, Table, Text
+from search.training.pictures import pyplot
 
 _CSS = (
     "body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; color: #222; } "
@@ -77,7 +73,7 @@ def _image(picture: Picture) -> str:
     fig = picture.draw()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", metadata={"Software": None})
-    plt.close(fig)
+    pyplot().close(fig)
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     return f'<img alt="{_e(picture.alt)}" src="data:image/png;base64,{data}">'
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.linalg import cho_solve
 
 # Below this many trials the length scale and noise cannot be told apart; rank by loss instead.
 MIN_TRIALS = 8
@@ -95,4 +94,6 @@ def _solve(
     covariance = (1 - noise_share) * np.exp(-0.5 * distances / length_scale**2)
     covariance[np.diag_indices_from(covariance)] += noise_share + _JITTER
     factor = np.linalg.cholesky(covariance)
+    from scipy.linalg import cho_solve  # here: scipy is slow to import and --help needs none of it
+
     return factor, cho_solve((factor, True), scaled)

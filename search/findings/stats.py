@@ -13,8 +13,6 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from scipy import stats
-
 
 @dataclass(frozen=True)
 class MeanDifference:
@@ -61,6 +59,8 @@ def mean_difference(differences: Sequence[float], confidence: float = 0.95) -> M
     if n < 2:
         return MeanDifference(n, mean, None, None, None, confidence)
     sd = statistics.stdev(differences)
+    from scipy import stats  # here: slow to import, and --help needs none of it
+
     half_width = float(stats.t.ppf((1 + confidence) / 2, n - 1)) * sd / math.sqrt(n)
     return MeanDifference(n, mean, sd, mean - half_width, mean + half_width, confidence)
 
@@ -72,6 +72,8 @@ def kendall_tau(first: Sequence[float], second: Sequence[float]) -> float | None
         raise ValueError(f"rankings differ in length: {len(first)} and {len(second)}")
     if len(set(first)) < 2 or len(set(second)) < 2:
         return None
+    from scipy import stats  # here: slow to import, and --help needs none of it
+
     return float(stats.kendalltau(first, second).statistic)
 
 
@@ -90,6 +92,8 @@ class SdEstimate:
     def resolvable(self) -> float:
         """The smallest difference between two single values that this noise lets one call real at
         ``confidence``: z x sqrt(2) x sd (about 2.8 sd at 95%)."""
+        from scipy import stats  # here: slow to import, and --help needs none of it
+
         return float(stats.norm.ppf((1 + self.confidence) / 2)) * math.sqrt(2) * self.sd
 
 
@@ -98,6 +102,8 @@ def sd_interval(sd: float, df: int, confidence: float = 0.95) -> tuple[float, fl
     if df < 1:
         raise ValueError(f"an sd needs at least 1 degree of freedom, got {df}")
     tail = (1 - confidence) / 2
+    from scipy import stats  # here: slow to import, and --help needs none of it
+
     low = sd * math.sqrt(df / float(stats.chi2.ppf(1 - tail, df)))
     high = sd * math.sqrt(df / float(stats.chi2.ppf(tail, df)))
     return low, high

@@ -12,28 +12,31 @@ the observed loss.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from optuna.trial import FrozenTrial
 
-from search.findings.confirmation import Confirmation
+from search.findings.confirmation import Confirmation, ScheduleResult
 from search.findings.contents import StudyFindings
 from search.findings.recommend import MIN_TRIALS
 from search.study import record
+from search.training.run_config import ChosenBy
 
 Rule = Literal["confirmed", "model", "observed"]
-# What a winner was chosen by: one of the rules, or a trial number the user named.
-ChosenBy = Literal["confirmed", "model", "observed", "trial"]
 
 
 @dataclass(frozen=True)
 class Winner:
-    """The chosen trial, what chose it, and one sentence saying why it is the one."""
+    """The chosen trial, what chose it, one sentence saying why it is the one, and the loss the rule
+    expects of it where it has more than the trial's own: the model's expected loss, or the
+    confirmation's mean over its seeds, at ``expected_tokens`` training tokens."""
 
     trial: FrozenTrial
     rule: ChosenBy
     reason: str
+    expected_loss: float | None = None
+    expected_tokens: int | None = None
 
 
 def choose_winner(findings: StudyFindings, choice: Rule | int | None = None) -> Winner:
@@ -51,12 +54,11 @@ def choose_winner(findings: StudyFindings, choice: Rule | int | None = None) -> 
         return _confirmed(findings)
     if findings.pick is not None:
         winner = _model(findings)
-        return Winner(winner.trial, winner.rule, f"no confirmation yet; {winner.reason}")
+        return replace(winner, reason=f"no confirmation yet; {winner.reason}")
     winner = _observed(findings)
-    return Winner(
-        winner.trial,
-        winner.rule,
-        f"no confirmation yet and {_completed_count(findings)} completed trials, fewer than the "
+    return replace(
+        winner,
+        reason=f"no confirmation yet and {_completed_count(findings)} completed trials, fewer than the "
         f"{MIN_TRIALS} the model needs; {winner.reason}",
     )
 
@@ -70,19 +72,26 @@ def _confirmed(findings: StudyFindings) -> Winner:
     latest = findings.confirmations[-1]
     when = f"the latest confirmation ({latest.created}, {latest.tokens:,} tokens)"
     if latest.winner is None:
-        trial = _baseline_trial(findings, latest, latest.reference)
-        return Winner(
-            trial,
-            "confirmed",
+        [reference] = [r for r in latest.schedules if r.name == latest.reference]
+        return _confirmed_winner(
+            _baseline_trial(findings, latest, latest.reference),
             f"{when} found no schedule better than {latest.reference} beyond noise, so this is "
             f"{latest.reference}, the reference, at the study's seed {findings.seed}",
+            reference,
+            latest.tokens,
         )
     [result] = [r for r in latest.schedules if r.name == latest.winner]
     if result.trial is not None:
         trial = _completed_trial(findings, result.trial)
     else:
         trial = _baseline_trial(findings, latest, result.name)
-    return Winner(trial, "confirmed", f"{when} named it the winner: {latest.verdict}")
+    return _confirmed_winner(trial, f"{when} named it the winner: {latest.verdict}", result, latest.tokens)
+
+
+def _confirmed_winner(trial: FrozenTrial, reason: str, result: ScheduleResult, tokens: int) -> Winner:
+    """A confirmation's choice, expected to score its mean over the confirmation's seeds."""
+    mean = result.mean
+    return Winner(trial, "confirmed", reason, mean, tokens if mean is not None else None)
 
 
 def _model(findings: StudyFindings) -> Winner:
@@ -98,6 +107,8 @@ def _model(findings: StudyFindings) -> Winner:
         f"the model's pick: the lowest expected loss ({pick.expected:.4f}) at the study's seed "
         f"{findings.seed}, by a Gaussian process over {pick.seen} trials that weighs each loss with "
         "its neighbours'",
+        pick.expected,
+        findings.settings.base.train.tokens,
     )
 
 

@@ -27,9 +27,14 @@ class SearchOptions(StudyOptions):
     """Everything ``search.run`` is asked to do; each field has the default its ``--help`` names."""
 
     trials: int = Field(50, ge=1, description="finished trials the study should have")
-    data: tuple[str, ...] = Field(("data",), min_length=1, description="training files, folders or globs")
+    data: tuple[str, ...] | None = Field(
+        None,
+        min_length=1,
+        description="training files, folders or globs; None: ./data, else the sample corpus",
+    )
     val_data: tuple[str, ...] = Field((), description="validation files; empty: a held-out share of data")
     tokenizer: str | None = Field(None, description="a tokenizer.json; None: a BPE trained on the data")
+    text_field: str = Field("text", min_length=1, description="the JSON field holding a document's text")
     preset: str | None = Field(None, description="model size; None: small with CUDA, tiny without")
     space: str = Field("composition", description="a space's name or a JSON settings file")
     sampler: Literal["tpe", "gp", "cmaes", "random"] = "tpe"
@@ -71,9 +76,15 @@ def read_search_options(doc: str | None, argv: Sequence[str] | None) -> SearchOp
     add = parser.add_argument
     add("--trials", type=int, help="finished trials the study should have (default 50)")
     add_study_options(parser)
-    add("--data", nargs="+", help="training files, folders or globs (default ./data)")
+    add(
+        "--data",
+        nargs="+",
+        help="training files, folders or globs (default ./data; without it, the sample corpus shipped "
+        "with hourglass: a demonstration, not a finding)",
+    )
     add("--val-data", nargs="+", help="validation files (default: a held-out share of --data)")
     add("--tokenizer", help="a tokenizer.json (default: a byte-level BPE trained on --data and cached)")
+    add("--text-field", help="the JSON field holding a document's text in .jsonl files (default text)")
     add("--preset", help=f"model size: {', '.join(PRESETS)} (default: small with CUDA, tiny without)")
     add("--space", help=f"{', '.join(SPACES)}, or a JSON settings file (default composition)")
     add("--sampler", choices=SAMPLERS, help="tpe (multivariate), gp, cmaes or random (default tpe)")

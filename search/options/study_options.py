@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from search.findings.winner import Rule
 from search.options.common import Count, StudyOptions, add_study_options, command_parser, read_options
+from search.study.settings import BUILTIN_OBJECTIVE
 
 
 class ExportOptions(StudyOptions):
@@ -32,11 +33,21 @@ class ExportOptions(StudyOptions):
 
 
 class ConfirmOptions(StudyOptions):
-    """``python -m search.confirm``: how many of the best schedules, at how many seeds and tokens."""
+    """``python -m search.confirm``: how many of the best schedules, at how many seeds and tokens, and
+    the objective to run when the study's was a user's function (never read from the study)."""
 
     top: int = Field(3, ge=1)
     seeds: int = Field(5, ge=1)
     tokens: Count | None = Field(None, ge=1)
+    objective: str | None = Field(None, description="module:function; must be the study's own objective")
+
+    @field_validator("objective")
+    @classmethod
+    def _objective_form(cls, spec: str | None) -> str | None:
+        module, _, function = (spec or "").partition(":")
+        if spec is not None and spec != BUILTIN_OBJECTIVE and (not module or not function):
+            raise ValueError(f"must look like module:function, got '{spec}'")
+        return spec
 
 
 class ReportOptions(StudyOptions):
@@ -67,6 +78,11 @@ def read_confirm_options(doc: str | None, argv: Sequence[str] | None) -> Confirm
     add("--top", type=int, help="best distinct schedules of the study to confirm (default 3)")
     add("--seeds", type=int, help="fresh seeds per schedule: the study's seed+1 ... seed+N (default 5)")
     add("--tokens", help="training tokens per run, e.g. 200M (default: the study's trial budget)")
+    add(
+        "--objective",
+        help="module:function that scored the study's trials, when it was not the built-in trainer: "
+        "a name stored with the study is never imported, so it must be given here and match",
+    )
     return read_options(ConfirmOptions, parser, argv)
 
 

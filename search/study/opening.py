@@ -45,14 +45,26 @@ def open_study(
 
 def _stored_settings(study: optuna.Study, asked: StudySettings) -> StudySettings:
     stored = study_settings(study)
+    check_resumable(study.study_name, stored, asked)
+    return stored
+
+
+def check_resumable(name: str, stored: StudySettings, asked: StudySettings) -> None:
+    """Refuse, naming each difference, when ``asked`` would make study ``name`` another study."""
     conflicts = stored.conflicts(asked)
     if conflicts:
         shown = "; ".join(f"{path}: stored {old!r}, now {new!r}" for path, old, new in conflicts[:5])
         raise ValueError(
-            f"study '{study.study_name}' was created with other settings ({shown}); "
+            f"study '{name}' was created with other settings ({shown}); "
             "run it with the same options, or start a new --study"
         )
-    return stored
+
+
+def peek_settings(storage: BaseStorage | None, name: str) -> StudySettings | None:
+    """The settings of study ``name`` if ``storage`` holds it, read without changing anything."""
+    if storage is None or name not in optuna.get_all_study_names(storage):
+        return None
+    return study_settings(optuna.load_study(study_name=name, storage=storage))
 
 
 def enqueue_baselines(study: optuna.Study, settings: StudySettings, space: SearchSpace) -> None:

@@ -128,6 +128,20 @@ def repeat_of(trial: AnyTrial) -> int | None:
     return trial.user_attrs.get(REPEAT_OF)
 
 
+def role(trial: AnyTrial, study_seed: int) -> str:
+    """Why the trial exists: a baseline (at a noise seed when not at the study's), a repeat, a
+    retry, or sampled."""
+    if repeat_of(trial) is not None:
+        return f"repeat of {repeat_of(trial)}"
+    name = baseline(trial)
+    at = seed(trial, study_seed)
+    parts = [name if at == study_seed else f"{name} at noise seed {at}"] if name else []
+    retried = trial.user_attrs.get(RETRY_OF)
+    if retried is not None:
+        parts.append(f"retry of {retried}")
+    return ", ".join(parts) or "sampled"
+
+
 def outcome(trial: FrozenTrial) -> str:
     """How the trial ended (complete, pruned, diverged, repeat, ...) or its state while it runs."""
     return trial.user_attrs.get(OUTCOME, trial.state.name.lower())
@@ -152,6 +166,13 @@ def holds(trial: FrozenTrial, wanted: str) -> bool:
     if key(trial) != wanted or repeat_of(trial) is not None:
         return False
     return counts(trial) or trial.state in (TrialState.RUNNING, TrialState.WAITING)
+
+
+def earlier_holder(trials: Sequence[FrozenTrial], number: int, wanted: str) -> FrozenTrial | None:
+    """The first trial numbered below ``number`` that holds the key ``wanted``, if any. Only earlier
+    trials count: two workers that propose one schedule at once then agree that the lower number
+    trains it (at worst both do), where each yielding to the other would leave it untrained."""
+    return next((t for t in trials if t.number < number and holds(t, wanted)), None)
 
 
 def completed(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:

@@ -19,6 +19,9 @@ SETTINGS_ATTR = "hourglass_settings"
 # token budget and deterministic kernels are asked for on the command line and must agree.
 _KEPT = ("base.model.", "base.params", "base.train.")
 _ASKED = ("base.train.tokens", "base.train.deterministic")
+# Paths as typed change from run to run (relative, absolute, another folder) while the text stays
+# the same, so a study's data is compared by the token cache's content hash, not by its paths.
+_DATA_PATHS = ("train", "val", "tokenizer")
 # A study's objective: the built-in trainer, or a user's ``module:function``.
 BUILTIN_OBJECTIVE = "builtin"
 
@@ -34,11 +37,14 @@ class StudySettings(BaseModel):
     base: RunConfig
 
     def comparable(self) -> dict[str, Any]:
-        """The settings without what may change between runs of a study (code commit, version)."""
+        """The settings without what may change between runs of a study: code commit, version and
+        the data's paths (its content is compared through the provenance's hashes)."""
         data = self.model_dump(mode="json")
         provenance = data["base"].get("provenance") or {}
         for key in ("commit", "hourglass_version"):
             provenance.pop(key, None)
+        for key in _DATA_PATHS:
+            data["base"]["data"].pop(key)
         return data
 
     def differences(self, other: StudySettings) -> list[tuple[str, Any, Any]]:
@@ -46,8 +52,10 @@ class StudySettings(BaseModel):
         return sorted(_differences(self.comparable(), other.comparable()))
 
     def conflicts(self, asked: StudySettings) -> list[tuple[str, Any, Any]]:
-        """The differences that make ``asked`` another study: all but the kept model and recipe."""
-        return [d for d in self.differences(asked) if not _kept(d[0])]
+        """The differences that make ``asked`` another study: all but the kept model and recipe.
+        When ``asked`` has no provenance yet (its data not prepared), its data is not compared."""
+        prepared = asked.base.provenance is not None
+        return [d for d in self.differences(asked) if not _kept(d[0]) and (prepared or not _provenance(d[0]))]
 
     def kept(self, asked: StudySettings) -> list[tuple[str, Any, Any]]:
         """The differences this study keeps its own values for (the model and the recipe)."""
@@ -56,6 +64,10 @@ class StudySettings(BaseModel):
 
 def _kept(path: str) -> bool:
     return path.startswith(_KEPT) and path not in _ASKED
+
+
+def _provenance(path: str) -> bool:
+    return path == "base.provenance" or path.startswith("base.provenance.")
 
 
 def _differences(old: Any, new: Any, path: str = "") -> list[tuple[str, Any, Any]]:

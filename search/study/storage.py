@@ -15,6 +15,8 @@ import optuna
 from optuna.storages import BaseStorage, JournalStorage, RDBStorage
 from optuna.storages.journal import JournalFileBackend
 
+from search.study.journal_lock import InterruptSafeLock
+
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _STUDY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
@@ -28,10 +30,8 @@ def is_url(storage: str) -> bool:
     return "://" in storage
 
 
-def open_storage(storage: str) -> BaseStorage:
-    """Open (creating if needed) the storage a ``--storage`` value names; errors say why not."""
-    if is_url(storage):
-        return _open_rdb(storage)
+def check_journal_path(storage: str) -> None:
+    """Whether a journal file could be opened at ``storage``, without creating it; errors say why not."""
     path = Path(storage)
     if path.is_dir():
         raise StorageError(f"storage {path} is a folder; give a file path such as {path / 'studies.db'}")
@@ -39,7 +39,24 @@ def open_storage(storage: str) -> BaseStorage:
         raise StorageError(f"{path} is a SQLite database; pass --storage sqlite:///{path}")
     if not path.parent.exists():
         raise StorageError(f"folder {path.parent} for storage {path} does not exist")
-    return JournalStorage(JournalFileBackend(str(path)))
+
+
+def open_storage(storage: str) -> BaseStorage:
+    """Open (creating if needed) the storage a ``--storage`` value names; errors say why not."""
+    if is_url(storage):
+        return _open_rdb(storage)
+    check_journal_path(storage)
+    return JournalStorage(JournalFileBackend(storage, lock_obj=InterruptSafeLock(storage)))
+
+
+def open_if_present(storage: str) -> BaseStorage | None:
+    """The storage ``storage`` names when it exists already (a URL always does), else None; a
+    journal file is never created here."""
+    if not is_url(storage):
+        check_journal_path(storage)
+        if not Path(storage).exists():
+            return None
+    return open_storage(storage)
 
 
 def _open_rdb(url: str) -> RDBStorage:

@@ -1,8 +1,12 @@
-"""Which device trains, and which preset fits it by default."""
+"""Which device trains, and which preset fits it by default. torch is imported when asked: a
+command's --help and its input errors do not wait for it."""
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 GPU_DEFAULT_PRESET = "small"
 CPU_DEFAULT_PRESET = "tiny"
@@ -10,6 +14,8 @@ CPU_DEFAULT_PRESET = "tiny"
 
 def training_device() -> torch.device:
     """The current CUDA GPU (set per worker), else the CPU."""
+    import torch
+
     return (
         torch.device("cuda", torch.cuda.current_device())
         if torch.cuda.is_available()
@@ -19,6 +25,8 @@ def training_device() -> torch.device:
 
 def default_preset() -> tuple[str, str]:
     """The preset to use when none is named, and a sentence saying why."""
+    import torch
+
     if torch.cuda.is_available():
         name = torch.cuda.get_device_name(0)
         return GPU_DEFAULT_PRESET, f"CUDA GPU found ({name}): using the '{GPU_DEFAULT_PRESET}' preset"

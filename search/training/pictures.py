@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 
-import matplotlib
 
-matplotlib.use("Agg")  # files only: workers and CI have no display
-import matplotlib.pyplot as plt
+def pyplot() -> ModuleType:
+    """matplotlib's pyplot, drawing to files only (workers and CI have no display). Imported when a
+    picture is drawn, so that a command's --help and its input errors do not wait for it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def plot_schedule(mults: Sequence[float], path: Path, title: str = "", baseline: float | None = None) -> Path:
     """A bar per layer: its MLP multiplier (width / d_model), with the uniform level dashed."""
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3), dpi=100)
     ax.bar(range(len(mults)), mults, color="#4c72b0")
     if baseline is not None:
@@ -32,6 +40,7 @@ def plot_loss_curve(
     curve: Sequence[float], tokens_per_step: int, checkpoints: Sequence[dict[str, float]], path: Path
 ) -> Path:
     """The unsmoothed per-step training loss, with validation losses at the checkpoints."""
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
     tokens = [(i + 1) * tokens_per_step for i in range(len(curve))]
     ax.plot(tokens, curve, linewidth=0.8, color="#4c72b0", label="train (per step)")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -14,6 +15,66 @@ from search.data.spec import DataSpec
 from search.training.provenance import Provenance, provenance
 from space.errors import load_json_model
 from space.schedule import Schedule
+
+# What chose an exported trial: one of search.best's rules, or a trial number the user named.
+ChosenBy = Literal["confirmed", "model", "observed", "trial"]
+
+# What an expected loss is, by the rule that chose the trial.
+_EXPECTED_BY = {"model": "the model expected", "confirmed": "the confirmation's mean was"}
+
+
+class ExportOrigin(BaseModel):
+    """Which study and trial an exported config comes from, what chose it, and the losses it promises."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    study: str
+    trial: int = Field(ge=0)
+    rule: ChosenBy = Field(description="what chose the trial: a search.best rule, or 'trial' (--trial N)")
+    reason: str = Field(description="why that rule chose it, as search.best printed it")
+    observed_loss: float = Field(description="the trial's validation loss in the study")
+    tokens: int = Field(ge=1, description="training tokens of the trial (observed_loss is at these)")
+    expected_loss: float | None = Field(
+        None, description="the model's expected loss, or the confirmation's mean over its seeds"
+    )
+    expected_tokens: int | None = Field(None, ge=1, description="training tokens expected_loss is at")
+
+    @model_validator(mode="after")
+    def _expected_with_its_tokens(self) -> ExportOrigin:
+        if (self.expected_loss is None) != (self.expected_tokens is None):
+            raise ValueError("expected_loss and expected_tokens go together: give both or neither")
+        return self
+
+    def describe(self) -> str:
+        """Where the config comes from and the loss it promises, in a sentence or two."""
+        text = (
+            f"exported from study '{self.study}', trial {self.trial}, chosen by rule '{self.rule}': "
+            f"{self.reason}. Its loss in the study: {self.observed_loss:.4f} at {self.tokens:,} tokens"
+        )
+        if self.expected_loss is not None:
+            text += f"; {self._expected_by} {self.expected_loss:.4f} at {self.expected_tokens:,} tokens"
+        return text
+
+    def compare(self, loss: float, tokens: int, other_data: bool) -> str:
+        """``loss``, trained on ``tokens`` tokens, beside the loss this export promised at that budget,
+        or why none compares (other data, other budgets)."""
+        got = f"val loss {loss:.4f} at {tokens:,} tokens"
+        if other_data:
+            return f"{got}, on other data than the export's: its losses in the study do not compare"
+        promises = [
+            (self.expected_loss, self.expected_tokens, self._expected_by),
+            (self.observed_loss, self.tokens, f"trial {self.trial} had"),
+        ]
+        for promised, at_tokens, what in promises:
+            if promised is not None and at_tokens == tokens:
+                return f"{got}; {what} {promised:.4f} ({(loss - promised) / promised:+.2%})"
+        budgets = sorted({self.tokens, *([self.expected_tokens] if self.expected_tokens else [])})
+        at = " and ".join(f"{t:,}" for t in budgets)
+        return f"{got}; the export's losses are at {at} tokens, so none compares"
+
+    @property
+    def _expected_by(self) -> str:
+        return _EXPECTED_BY.get(self.rule, "expected")
 
 
 class RunConfig(BaseModel):
@@ -28,6 +89,7 @@ class RunConfig(BaseModel):
     seed: int = Field(0, ge=0, description="sets the weight init and the data order")
     params: int | None = Field(None, description="parameter count this config claims; checked")
     provenance: Provenance | None = None
+    origin: ExportOrigin | None = Field(None, description="the study trial this run was exported from")
 
     @model_validator(mode="after")
     def _check_claimed_params(self) -> RunConfig:
@@ -112,7 +174,18 @@ def load_run_config(path: str | Path) -> RunConfig:
 
 
 def save_run_config(config: RunConfig, path: str | Path) -> None:
-    """Write a run config as indented JSON that :func:`load_run_config` reads back."""
+    """Write a run config as indented JSON that :func:`load_run_config` reads back, each list of
+    numbers (the multipliers) on one line so that a schedule reads at a glance."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(config.model_dump_json(indent=2) + "\n")
+    path.write_text(_run_config_json(config) + "\n")
+
+
+# An indented JSON list of numbers only. JSON strings cannot hold a raw newline, so no text matches.
+_NUMBER_LIST = re.compile(r"\[\n\s*([-+.\deE]+(?:,\n\s*[-+.\deE]+)*)\n\s*\]")
+
+
+def _run_config_json(config: RunConfig) -> str:
+    """``config`` as indented JSON with each list of numbers on one line: ``"mults": [8, 4, 4, ...]``."""
+    text = config.model_dump_json(indent=2)
+    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(n.strip() for n in m[1].split(",")) + "]", text)

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import asdict, dataclass, field
-from typing import Literal
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from model.counting import check_built_params
 from model.decoder import Decoder
 from model.memory import estimate_training_bytes
 from model.presets import TrainSettings
@@ -28,94 +27,41 @@ from search.data.tokenizer import TokenizerHandle
 from search.training.compiling import CompileMode, compiled, default_compile_mode, warm_up_widths
 from search.training.curves import largest_spike
 from search.training.determinism import deterministic_kernels
+from search.training.outcome import Reporter, TrainingFailed, TrainResult
 from search.training.passes import data_passes
 from search.training.run_config import RunConfig
 from search.training.step import TrainStep, make_optimizer, training_stream
-
-# Reporter(tokens_seen, val_loss) at each checkpoint before the final one: raise from it to stop
-# the run (a search prunes this way). The final loss is the result, not a report.
-Reporter = Callable[[int, float], None]
+from search.training.step_plan import checkpoint_steps, lr_at, warmup_steps
 
 # Losses stay on the GPU and are checked for NaN every this many steps: a check waits for the
 # GPU, and waiting every step would stall it.
 _CHECK_EVERY = 16
-# Measured dense bf16 matrix rates (TFLOP/s), the MFU denominators: 790 was measured on an H200
-# here and is what the reference decoder uses; the H100 has the same matrix units.
-_PEAK_BF16_TFLOPS = {"H200": 790.0, "H100": 790.0}
+# Dense bf16 Tensor Core peaks from NVIDIA's datasheets (TFLOP/s; the datasheets print twice these,
+# "with sparsity"), the MFU denominators, by the name CUDA gives the GPU. The first key the name
+# contains wins, so a variant comes before its family; a GPU not listed (e.g. H100 NVL) gets no MFU.
+# The third figure is the dense bf16 matmul rate measured on an H200 SXM in this project (and the
+# reference decoder's denominator), where one was measured.
+_BF16_TFLOPS: tuple[tuple[str, float, float | None], ...] = (
+    ("H200 NVL", 835.0, None),
+    ("H200", 989.0, 790.0),  # SXM
+    ("H100 PCIe", 756.0, None),
+    ("H100 80GB HBM3", 989.0, None),  # SXM
+    ("A100", 312.0, None),  # SXM and PCIe, 40 and 80 GB
+)
 
 
-FailureKind = Literal["diverged", "out_of_memory", "too_large"]
+def bf16_tflops(device_name: str) -> tuple[float | None, float | None]:
+    """The GPU's dense bf16 peak from its datasheet and the rate measured here, in TFLOP/s; None
+    for a figure not known for this GPU (then that MFU is not reported)."""
+    for key, peak, measured in _BF16_TFLOPS:
+        if key in device_name:
+            return peak, measured
+    return None, None
 
 
-class TrainingFailed(RuntimeError):
-    """A run that could not finish, and why: its loss diverged (NaN/Inf), it ran out of GPU
-    memory, or its estimated memory is above the GPU's."""
-
-    def __init__(self, reason: str, kind: FailureKind = "diverged") -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.kind = kind
-
-
-@dataclass
-class TrainResult:
-    """What one training run measured."""
-
-    val_loss: float
-    val_bpb: float
-    steps: int
-    tokens: int
-    tokens_per_s: float
-    mfu: float | None
-    peak_mem_gb: float | None
-    estimated_mem_gb: float
-    setup_s: float
-    first_step_s: float
-    compile_s: float
-    train_s: float
-    eval_s: float
-    data_wait_s: float
-    wall_s: float
-    device: str
-    passes: float
-    spike: float
-    loss_curve: list[float] = field(repr=False)
-    checkpoints: list[dict[str, float]] = field(default_factory=list)
-
-    def summary(self) -> dict[str, object]:
-        """Every figure except the per-step curve."""
-        data = asdict(self)
-        del data["loss_curve"]
-        return data
-
-
-def peak_flops(device: torch.device) -> float | None:
-    """The GPU's bf16 matrix peak in FLOP/s, or None when unknown (then no MFU is reported)."""
-    if device.type != "cuda":
-        return None
-    name = torch.cuda.get_device_name(device)
-    tflops = next((v for k, v in _PEAK_BF16_TFLOPS.items() if k in name), None)
-    return None if tflops is None else tflops * 1e12
-
-
-def warmup_steps(steps: int, warmup_frac: float) -> int:
-    """Steps of a run of ``steps`` that warm the learning rate up."""
-    return round(warmup_frac * steps)
-
-
-def lr_at(step: int, steps: int, peak: float, warmup_frac: float, min_ratio: float) -> float:
-    """Linear warm-up to ``peak``, then cosine decay to ``min_ratio x peak`` at the last step."""
-    warmup = warmup_steps(steps, warmup_frac)
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = (step - warmup) / max(1, steps - warmup - 1)
-    return peak * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
-
-
-def checkpoint_steps(steps: int, checkpoints: int) -> list[int]:
-    """Steps (1-based counts) after which to validate: evenly spaced, the last one always."""
-    marks = {round(k * steps / (checkpoints + 1)) for k in range(1, checkpoints + 1)}
-    return [*sorted(m for m in marks if 0 < m < steps), steps]
+def model_flops_utilization(tokens_per_s: float, flops_per_token: int, tflops: float | None) -> float | None:
+    """Model FLOPs per second as a share of ``tflops``, or None when that rate is unknown."""
+    return None if tflops is None else tokens_per_s * flops_per_token / (tflops * 1e12)
 
 
 def train(
@@ -132,12 +78,14 @@ def train(
 
     With ``deterministic`` set in the run's settings, a rerun gives the same loss exactly (on
     CPU it always does). On CUDA, steps are replayed as a CUDA graph unless ``cuda_graph`` is
-    False (same kernels, same results; see ``search.training.step``). Raises TrainingFailed for a NaN/Inf
-    loss, CUDA out of memory, or an estimated memory need above the GPU's; exceptions raised by
-    ``reporter`` (pruning) propagate unchanged.
+    False (same kernels, same results; see ``search.training.step``). Before anything is allocated,
+    the decoder is built on the meta device and its parameters counted: ValueError when they are not
+    the config's count. Raises TrainingFailed for a NaN/Inf loss, CUDA out of memory, or an estimated
+    memory need above the GPU's; exceptions raised by ``reporter`` (pruning) propagate unchanged.
     """
     started = time.perf_counter()
     cfg, settings = run.model, run.train
+    check_built_params(cfg)
     steps = run.steps
     estimated = estimate_training_bytes(cfg, settings.batch_size)
     _check_memory(device, estimated)
@@ -225,7 +173,8 @@ def _train(
     steady_step_s = (train_s - first_step_s) / (steps - 1) if steps > 1 else first_step_s
     compile_s = warm_up_s + max(0.0, first_step_s - steady_step_s) + train_step.capture_s
     tokens_per_s = run.tokens_per_step / steady_step_s
-    peak = peak_flops(device)
+    device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else str(device)
+    peak, measured = bf16_tflops(device_name)
     losses = curve.tolist()
     return TrainResult(
         val_loss=checkpoints[-1]["val_loss"],
@@ -233,7 +182,8 @@ def _train(
         steps=steps,
         tokens=tokens,
         tokens_per_s=tokens_per_s,
-        mfu=None if peak is None else tokens_per_s * cfg.flops_per_token / peak,
+        mfu=model_flops_utilization(tokens_per_s, cfg.flops_per_token, peak),
+        mfu_measured_ceiling=model_flops_utilization(tokens_per_s, cfg.flops_per_token, measured),
         peak_mem_gb=torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
         estimated_mem_gb=estimated / 2**30,
         setup_s=setup_s,
@@ -243,7 +193,7 @@ def _train(
         eval_s=evaluation.seconds,
         data_wait_s=data_wait_s,
         wall_s=time.perf_counter() - started,
-        device=str(device) if device.type != "cuda" else torch.cuda.get_device_name(device),
+        device=device_name,
         passes=data_passes(run, len(data.train)),
         spike=largest_spike(losses, warmup_steps(steps, settings.warmup_frac)),
         loss_curve=losses,

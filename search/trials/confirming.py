@@ -12,7 +12,7 @@ from search.findings.candidates import ConfirmPlan
 from search.findings.confirmation import Confirmation, StoredRun, store_confirmation, store_run
 from search.findings.note import update_study_note
 from search.findings.verdicts import Trained, summarize_confirmation
-from search.training.trainer import TrainingFailed
+from search.training.outcome import TrainingFailed
 from search.trials.objective import Objective
 
 

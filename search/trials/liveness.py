@@ -22,22 +22,28 @@ from search.trials.periodic import Periodic
 HEARTBEAT_S = float(os.environ.get("HOURGLASS_HEARTBEAT_S", "10"))
 GRACE_S = float(os.environ.get("HOURGLASS_GRACE_S", str(6 * HEARTBEAT_S)))
 
-_HOST, _BOOT, _PID, _START, _BEAT = (f"hourglass_{k}" for k in ("host", "boot", "pid", "start", "heartbeat"))
+_HOST, _BOOT, _PIDNS, _PID, _START, _BEAT = (
+    f"hourglass_{k}" for k in ("host", "boot", "pidns", "pid", "start", "heartbeat")
+)
 
 
 @dataclass(frozen=True)
 class WorkerIdentity:
-    """Who runs a trial: enough to tell, from the same host, whether that process still lives."""
+    """Who runs a trial: enough to tell, from the same host and PID namespace, whether that process
+    still lives. Containers on one host share its hostname and boot id but each has PID numbers of
+    its own, so a pid means the same process only within one PID namespace."""
 
     host: str
     boot: str
     pid: int
     start: str
+    pid_namespace: str = ""
 
     @classmethod
     def current(cls) -> WorkerIdentity:
         """This process."""
-        return cls(socket.gethostname(), _boot_id(), os.getpid(), _process_start(os.getpid()))
+        pid = os.getpid()
+        return cls(socket.gethostname(), _boot_id(), pid, _process_start(pid), _pid_namespace())
 
     def register(self, storage: BaseStorage, trial_id: int) -> None:
         """Record this worker and a first heartbeat on a trial it runs."""
@@ -45,6 +51,7 @@ class WorkerIdentity:
         for key, value in (
             (_HOST, self.host),
             (_BOOT, self.boot),
+            (_PIDNS, self.pid_namespace),
             (_START, self.start),
             (_BEAT, time.time()),
         ):
@@ -61,7 +68,8 @@ def dead_reason(trial: FrozenTrial, me: WorkerIdentity, now: float | None = None
         started = trial.datetime_start.timestamp() if trial.datetime_start else now
         return f"its worker never registered ({now - started:.0f} s)" if now - started > GRACE_S else None
     who = f"worker pid {attrs[_PID]} on {attrs[_HOST]}"
-    if attrs[_HOST] == me.host and attrs.get(_BOOT) == me.boot:
+    same_namespace = attrs.get(_PIDNS) == me.pid_namespace != ""
+    if attrs[_HOST] == me.host and attrs.get(_BOOT) == me.boot and same_namespace:
         if _process_start(int(attrs[_PID])) != attrs[_START]:
             return f"{who} is gone"
         return None
@@ -83,6 +91,14 @@ class Heartbeat(Periodic):
         except optuna.exceptions.UpdateFinishedTrialError:
             return False  # another worker judged this trial dead; the runner finds out at tell()
         return True
+
+
+def _pid_namespace() -> str:
+    """This process's PID namespace (``pid:[4026531836]``), or '' where /proc cannot tell."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return ""
 
 
 def _boot_id() -> str:

@@ -12,18 +12,20 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from model.presets import get_preset
 from search.data.prepare import PreparedData, prepare_data
 from search.study.settings import BUILTIN_OBJECTIVE, StudySettings
-from search.training.compiling import CompileMode
 from search.training.devices import training_device
+from search.training.outcome import Reporter, TrainingFailed
 from search.training.passes import passes_note
 from search.training.run_config import RunConfig
-from search.training.trainer import Reporter, TrainingFailed, train
+
+if TYPE_CHECKING:
+    import torch
+
+    from search.training.compiling import CompileMode
 
 
 @dataclass
@@ -69,6 +71,8 @@ class TrainingObjective(Objective):
 
     def evaluate(self, config: RunConfig, report: Reporter) -> Evaluation:
         data, tokenizer = self.prepared.tokens, self.prepared.tokenizer
+        from search.training.trainer import train  # torch: not for a command's --help or a bad input
+
         result = train(config, data, tokenizer, self.device, report, self.progress, self.compile_mode)
         return Evaluation(result.val_loss, result.summary(), result.loss_curve, result.checkpoints)
 
@@ -114,10 +118,36 @@ def make_objective(spec: str, prepared: PreparedData | None, progress: bool) -> 
     return TrainingObjective(prepared, training_device(), progress)
 
 
-def study_objective(settings: StudySettings, progress: bool) -> Objective:
-    """What a study's trials were scored by, on the same data; ValueError when the data changed."""
-    if settings.objective != BUILTIN_OBJECTIVE:
-        return make_objective(settings.objective, None, progress)
+def confirmable_objective(settings: StudySettings, named: str | None) -> str:
+    """The objective to score a study's new runs by: ``named`` (from the command line) when it is
+    the study's own, or the built-in trainer when the study used it and nothing is named.
+    ValueError when ``named`` is not the study's, or the study used a function and none is named.
+
+    The study's settings are readable and writable by whoever shares its storage: importing the
+    name stored there would let them choose the code this process runs.
+    """
+    stored = settings.objective
+    if named is not None and named != stored:
+        raise ValueError(
+            f"--objective {named} is not the objective the study's trials were scored by ({stored}): "
+            "its runs would not be comparable with them"
+        )
+    if stored != BUILTIN_OBJECTIVE and named is None:
+        raise ValueError(
+            f"the study's trials were scored by {stored}, a function named in the stored study; a "
+            "name read from storage is never imported (whoever can write the study could choose the "
+            f"code run here): if you trust that code, name it with --objective {stored}"
+        )
+    return named or BUILTIN_OBJECTIVE
+
+
+def study_objective(settings: StudySettings, named: str | None, progress: bool) -> Objective:
+    """What a study's trials were scored by, on the same data: the built-in trainer, or the user's
+    function ``named`` on the command line when it is the study's own (see
+    :func:`confirmable_objective`). ValueError when it is not, or when the data changed."""
+    spec = confirmable_objective(settings, named)
+    if spec != BUILTIN_OBJECTIVE:
+        return make_objective(spec, None, progress)
     prepared = prepare_data(settings.base.data, get_preset(settings.preset).model.vocab_size)
     recorded = settings.base.provenance
     if recorded is not None and recorded.data_hash != prepared.tokens.key:
@@ -125,4 +155,4 @@ def study_objective(settings: StudySettings, progress: bool) -> Objective:
             f"the data or tokenizer differ from the study's (token cache {prepared.tokens.key}, the "
             f"study's {recorded.data_hash}): new runs would not be comparable with its trials"
         )
-    return make_objective(settings.objective, prepared, progress)
+    return make_objective(spec, prepared, progress)

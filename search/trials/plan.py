@@ -8,26 +8,27 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import optuna
-import torch
 from optuna.storages import BaseStorage
 
 from model.presets import get_preset
+from search.data.corpus import resolve_inputs, split_name_warnings
 from search.data.prepare import PreparedData, prepare_data
+from search.data.sample_corpus import is_sample_corpus, sample_corpus
 from search.data.spec import DataSpec
 from search.data.token_cache import open_token_cache
-from search.data.tokenizer import TokenizerHandle
+from search.data.tokenizer import TokenizerHandle, load_tokenizer
 from search.options.search_options import SearchOptions
-from search.study.opening import open_study
+from search.study.opening import check_resumable, open_study, peek_settings
 from search.study.samplers import make_pruner, make_sampler
-from search.study.settings import StudySettings
-from search.study.storage import open_storage
+from search.study.settings import BUILTIN_OBJECTIVE, StudySettings
+from search.study.storage import open_if_present, open_storage
 from search.training.devices import default_preset
-from search.training.passes import passes_note
+from search.training.passes import check_budget, check_splits, passes_note, rounding_note
 from search.training.run_config import RunConfig
-from search.training.trainer import checkpoint_steps
+from search.training.step_plan import checkpoint_steps
 from search.trials.objective import load_function
 from space.spaces import SearchSpace
-from space.spec import baseline_schedules, load_space_spec
+from space.spec import SpaceSpec, baseline_schedules, load_space_spec
 
 
 @dataclass(frozen=True)
@@ -39,16 +40,12 @@ class SearchPlan:
     settings: StudySettings
     gpus: tuple[int, ...]
     prepared: PreparedData | None
+    notes: tuple[str, ...] = ()  # what a user should read first: choices made for them, warnings
 
     @property
     def space(self) -> SearchSpace:
         """The study's space over its preset's budget."""
         return self.settings.space.build(self.settings.base.model.budget)
-
-    @property
-    def preset_note(self) -> str | None:
-        """Which preset was picked, and why, when ``--preset`` was not given."""
-        return None if self.options.preset else default_preset()[1]
 
     @property
     def workers(self) -> int:
@@ -57,29 +54,115 @@ class SearchPlan:
 
 
 def make_plan(options: SearchOptions, log: bool = True) -> SearchPlan:
-    """Check every option against this machine and prepare the data; ValueError names the problem."""
-    preset_name = options.preset or default_preset()[0]
+    """Check every option against this machine, the stored study (if any) and the data, in that
+    order, and prepare the data; ValueError names the problem. Nothing is written before every
+    check has passed: a refused run leaves no storage file and the stored study as it was."""
     space_spec = load_space_spec(options.space)
-    preset_model = get_preset(preset_name).model
-    space = space_spec.build(preset_model.budget)
-    baseline_schedules(space_spec, space)  # listed baselines are checked now
     if not options.builtin_objective:
         load_function(options.objective)  # fails now, not in the first trial
+    data, notes = _chosen_data(options)
+    if options.builtin_objective:  # missing files and tokenizers first: the cheap checks before the rest
+        notes += split_name_warnings(_check_inputs(data))
+    preset_name, preset_note = _chosen_preset(options, data)
+    preset_model = get_preset(preset_name).model
+    baseline_schedules(space_spec, space_spec.build(preset_model.budget))  # listed baselines are checked now
     gpus = _visible_gpus(options.gpus)
-    storage = open_storage(options.storage)
-    data = DataSpec(train=options.data, val=options.val_data, tokenizer=options.tokenizer)
+    settings = _settings(options, preset_name, space_spec, data, None)
+    check_budget(settings.base)
+    existing = open_if_present(options.storage)
+    stored = peek_settings(existing, options.study)
+    _check_resumable(options, stored, settings)  # before any data work
     prepared = None
     if options.builtin_objective:
         prepared = prepare_data(data, preset_model.vocab_size, progress=log)
+        check_splits(settings.base, len(prepared.tokens.train), len(prepared.tokens.val))
+        settings = _settings(options, preset_name, space_spec, data, prepared)
+        _check_resumable(options, stored, settings)  # the data too, by content
+    storage = existing or open_storage(options.storage)
+    plan = SearchPlan(options=options, storage=storage, settings=settings, gpus=gpus, prepared=prepared)
+    return replace(plan, notes=tuple(note for note in (preset_note, *notes) if note))
+
+
+def _chosen_data(options: SearchOptions) -> tuple[DataSpec, list[str]]:
+    """The data ``--data`` names, else ``./data``, else the sample corpus (saying so)."""
+    spec = {"val": options.val_data, "tokenizer": options.tokenizer, "text_field": options.text_field}
+    if options.data is not None or Path("data").exists():
+        return DataSpec(train=options.data or ("data",), **spec).absolute(), []
+    train, val = sample_corpus()
+    note = (
+        f"no --data and no ./data: training on the sample corpus shipped with hourglass ({train.parent}, "
+        "1 MB of public-domain books): a demonstration of the loop, not a finding"
+    )
+    return DataSpec(train=(str(train),), **{**spec, "val": options.val_data or (str(val),)}), [note]
+
+
+def _chosen_preset(options: SearchOptions, data: DataSpec) -> tuple[str, str | None]:
+    """``--preset``, else the one the sample corpus can validate, else the device's (saying why)."""
+    if options.preset:
+        return options.preset, None
+    if is_sample_corpus(data.train):
+        return "tiny", "no --preset: the tiny preset, the one whose validation set the sample corpus holds"
+    return default_preset()
+
+
+def _check_inputs(data: DataSpec) -> list[Path]:
+    """The training files, once every input file and the tokenizer given have been found."""
+    train = resolve_inputs(data.train)
+    if data.val:
+        resolve_inputs(data.val)
+    if data.tokenizer is not None:
+        load_tokenizer(data.tokenizer)
+    return train
+
+
+def _settings(
+    options: SearchOptions, preset: str, space: SpaceSpec, data: DataSpec, prepared: PreparedData | None
+) -> StudySettings:
     # The flag only turns deterministic kernels on; the token budget is replaced when given.
-    base = RunConfig.from_preset(preset_name, data, prepared, options.seed).variant(
+    base = RunConfig.from_preset(preset, data, prepared, options.seed).variant(
         tokens=options.tokens, deterministic=options.deterministic or None
     )
-    settings = StudySettings(preset=preset_name, space=space_spec, objective=options.objective, base=base)
-    return SearchPlan(options=options, storage=storage, settings=settings, gpus=gpus, prepared=prepared)
+    return StudySettings(preset=preset, space=space, objective=options.objective, base=base)
+
+
+def _check_resumable(options: SearchOptions, stored: StudySettings | None, asked: StudySettings) -> None:
+    if stored is None:
+        return
+    try:
+        check_resumable(options.study, stored, asked)
+    except ValueError as e:
+        raise ValueError(f"{e}\nto continue it: {continue_command(options, stored)}") from None
+
+
+def continue_command(options: SearchOptions, stored: StudySettings) -> str:
+    """The command line that continues a study with the settings it was created with."""
+    base = stored.base
+    space = stored.space
+    space_value = (
+        space.space
+        if space == SpaceSpec(space=space.space)
+        else f"<a JSON file holding {space.model_dump_json(exclude_defaults=True)}>"
+    )
+    words = [
+        "python -m search.run",
+        f"--study {options.study}",
+        f"--storage {options.storage}",
+        f"--preset {stored.preset}",
+        f"--space {space_value}",
+        f"--seed {base.seed}",
+        f"--tokens {base.train.tokens}",
+        *(["--deterministic"] if base.train.deterministic else []),
+        *([f"--objective {stored.objective}"] if stored.objective != BUILTIN_OBJECTIVE else []),
+        "--data " + " ".join(base.data.train),
+        *(["--val-data " + " ".join(base.data.val)] if base.data.val else []),
+        *([f"--tokenizer {base.data.tokenizer}"] if base.data.tokenizer else []),
+    ]
+    return " ".join(words)
 
 
 def _visible_gpus(asked: tuple[int, ...] | None) -> tuple[int, ...]:
+    import torch  # here, not at the top: the checks before this one answer without it
+
     visible = torch.cuda.device_count()
     if asked is None:
         return tuple(range(visible))
@@ -160,8 +243,11 @@ def kept_recipe_note(plan: SearchPlan, asked: SearchPlan) -> str | None:
     return f"note: the study keeps the model and recipe it was created with: {shown}"
 
 
-def passes_note_of(plan: SearchPlan) -> str | None:
-    """The note on repeated data of the plan's trials, when they train past the end of it."""
-    if plan.prepared is None:
-        return None
-    return passes_note(plan.settings.base, len(plan.prepared.tokens.train))
+def budget_notes(plan: SearchPlan) -> list[str]:
+    """What a user should know about the trials' token budget: whole steps train fewer tokens than
+    asked, or the trials repeat their data."""
+    base = plan.settings.base
+    notes = [rounding_note(base)]
+    if plan.prepared is not None:
+        notes.append(passes_note(base, len(plan.prepared.tokens.train)))
+    return [note for note in notes if note]

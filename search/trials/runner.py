@@ -20,16 +20,18 @@ from optuna.artifacts import FileSystemArtifactStore
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
+from search.findings.dashboard import save_dashboard_figures
 from search.findings.note import update_study_note
 from search.study import record
 from search.study.opening import enqueue_schedule
 from search.study.samplers import independent_params
 from search.study.settings import StudySettings
 from search.study.storage import trial_id
+from search.training.outcome import TrainingFailed
 from search.training.run_config import RunConfig
-from search.training.trainer import TrainingFailed
 from search.trials.liveness import HEARTBEAT_S, Heartbeat, WorkerIdentity, dead_reason
 from search.trials.objective import Objective
+from search.trials.signals import deferred_interrupts, interruptible, raise_if_interrupted
 from search.trials.storing import store_evaluation
 from space.schedule import Schedule
 from space.spaces import SearchSpace
@@ -38,6 +40,9 @@ from space.spaces import SearchSpace
 MAX_REPEATS_IN_A_ROW = 100
 # Stop when trials keep failing with errors: the objective or the setup is broken.
 MAX_ERRORS_IN_A_ROW = 3
+# The dashboard's figures of every trial are rewritten this often (and when a run ends): they
+# grow with the study, and writing them after every trial would fill the journal.
+FIGURES_EVERY = 10
 # A worker whose last slots are held by others checks this often: the study is done the moment
 # they finish, and waiting a whole heartbeat kept a 2-GPU run alive 10 s past its last trial.
 WAIT_FOR_OTHERS_S = min(1.0, HEARTBEAT_S)
@@ -84,9 +89,15 @@ class Worker:
         self.me = WorkerIdentity.current()
 
     def run(self) -> WorkerResult:
-        """The loop; returns when the target is reached, or the search cannot go on."""
+        """The loop; returns when the target is reached, or the search cannot go on. Interrupts
+        raise only in training or at the top of the loop, never inside a write to the study."""
+        with deferred_interrupts():
+            return self._loop()
+
+    def _loop(self) -> WorkerResult:
         trained = repeats = errors = 0
         while True:
+            raise_if_interrupted()
             self.recover_dead_trials()
             trials = self.study.get_trials(deepcopy=False)
             done = sum(record.counts(t) for t in trials)
@@ -97,10 +108,13 @@ class Worker:
                 time.sleep(WAIT_FOR_OTHERS_S)  # other workers hold the last slots; watch them finish
                 continue
             trial = self.study.ask()
-            self.me.register(self.storage, self._id(trial.number))
-            if self._surplus(trial):
-                continue
-            outcome = self.run_trial(trial)
+            trial_id = self._id(trial.number)
+            self.me.register(self.storage, trial_id)
+            # The heartbeat covers the whole trial, storing its results included, not only training.
+            with Heartbeat(self.storage, trial_id):
+                if self._surplus(trial):
+                    continue
+                outcome = self.run_trial(trial)
             self.on_trial_done()
             trained += outcome != "repeat"
             repeats = repeats + 1 if outcome == "repeat" else 0
@@ -141,20 +155,20 @@ class Worker:
         repeated = self._repeated(trial.number, record.trial_key(schedule, config.seed))
         if repeated is not None:
             return self._record_repeat(trial, repeated)
-        with Heartbeat(self.storage, self._id(trial.number)):
-            try:
+        try:
+            with interruptible():
                 evaluation = self.objective.evaluate(config, self._reporter(trial))
-            except optuna.TrialPruned as e:
-                return self._finish(trial, TrialState.PRUNED, "pruned", str(e) or "pruned", started=started)
-            except TrainingFailed as e:
-                return self._finish(trial, TrialState.FAIL, e.kind, e.reason, started=started)
-            except KeyboardInterrupt:
-                self._queue_again(trial)
-                reason = "interrupted (Ctrl-C or SIGTERM)"
-                self._finish(trial, TrialState.FAIL, "interrupted", reason, started=started)
-                raise
-            except Exception as e:
-                return self._fail_with_error(trial, e, started)
+        except optuna.TrialPruned as e:
+            return self._finish(trial, TrialState.PRUNED, "pruned", str(e) or "pruned", started=started)
+        except TrainingFailed as e:
+            return self._finish(trial, TrialState.FAIL, e.kind, e.reason, started=started)
+        except KeyboardInterrupt:
+            self._queue_again(trial)
+            reason = "interrupted (Ctrl-C or SIGTERM)"
+            self._finish(trial, TrialState.FAIL, "interrupted", reason, started=started)
+            raise
+        except Exception as e:
+            return self._fail_with_error(trial, e, started)
         store_evaluation(trial, config, evaluation, self.artifacts, self.wandb_group)
         value = evaluation.value
         return self._finish(trial, TrialState.COMPLETE, "complete", "", started=started, value=value)
@@ -191,10 +205,7 @@ class Worker:
         return schedule
 
     def _repeated(self, number: int, key: str) -> FrozenTrial | None:
-        for other in self.study.get_trials(deepcopy=False):
-            if other.number != number and record.holds(other, key):
-                return other
-        return None
+        return record.earlier_holder(self.study.get_trials(deepcopy=False), number, key)
 
     def _record_repeat(self, trial: optuna.Trial, original: FrozenTrial) -> str:
         trial.set_user_attr(record.REPEAT_OF, original.number)
@@ -207,8 +218,10 @@ class Worker:
 
     def _reporter(self, trial: optuna.Trial) -> Callable[[int, float], None]:
         def report(step: int, value: float) -> None:
-            trial.report(value, step)
-            if trial.should_prune():
+            with deferred_interrupts():
+                trial.report(value, step)
+                prune = trial.should_prune()
+            if prune:
                 raise optuna.TrialPruned(f"pruned at step {step:,}: validation loss {value:.4f}")
 
         return report
@@ -223,7 +236,6 @@ class Worker:
         started: float | None = None,
         value: float | None = None,
     ) -> str:
-        mults = record.known_mults(trial) or ()
         trial.set_user_attr(record.OUTCOME, outcome)
         if reason:
             trial.set_user_attr(record.REASON, reason)
@@ -234,10 +246,22 @@ class Worker:
         except optuna.exceptions.UpdateFinishedTrialError:
             self.log(f"trial {trial.number} was marked failed by another worker that judged this one dead")
             return outcome
-        shown = f"val_loss {value:.4f}" if value is not None else reason
-        self.log(f"trial {trial.number:>4} {outcome:<13} {','.join(map(str, mults)):<36} {shown}")
+        self.log(self._line(trial, outcome, reason, value))
         update_study_note(self.study)
+        if trial.number % FIGURES_EVERY == 0:
+            save_dashboard_figures(self.study, self.settings.base.tokens_per_step)
         return outcome
+
+    def _line(self, trial: optuna.Trial, outcome: str, reason: str, value: float | None) -> str:
+        """One line per finished trial: number, seed, role, outcome, schedule, result, wall time."""
+        study_seed = self.settings.base.seed
+        mults = ",".join(map(str, record.known_mults(trial) or ()))
+        shown = f"val_loss {value:.4f}" if value is not None else reason
+        wall = trial.user_attrs.get(record.WALL_S)
+        took = f"  {wall:.1f} s" if wall is not None else ""
+        where = f"seed {record.seed(trial, study_seed)}"
+        role = record.role(trial, study_seed)
+        return f"trial {trial.number:>4}  {where:<7} {role:<24} {outcome:<10} {mults:<30} {shown}{took}"
 
     def recover_dead_trials(self) -> None:
         """Mark trials of dead workers failed with the reason, and queue their schedules again."""

@@ -1,15 +1,61 @@
-"""Stopping cleanly on SIGTERM (a timeout, a cluster's preemption) exactly as on Ctrl-C."""
+"""Stopping cleanly on Ctrl-C or SIGTERM (a timeout, a cluster's preemption), never halfway
+through writing to the study.
+
+An interrupt raises KeyboardInterrupt in the main thread wherever it happens to be. Landing just
+after a storage call took a lock and before its ``with`` block began, it leaves the lock taken for
+good and the process deadlocks at its next storage call (its clean-up's included). So a worker's
+bookkeeping runs with interrupts deferred: one that arrives is noted and raised at the next safe
+point (the top of the worker's loop, or the start of training), while training itself, the long
+part, stays interruptible.
+"""
 
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+# Whether an interrupt raises at once, innermost section last; interrupts raise outside any section.
+_raise_now: list[bool] = [True]
+_pending: list[bool] = [False]
 
 
 def interrupt(signum: int, frame: object) -> None:
-    """A signal handler that raises KeyboardInterrupt, so every clean-up path for Ctrl-C runs."""
-    raise KeyboardInterrupt
+    """The handler of SIGINT and SIGTERM: raise KeyboardInterrupt now, or note it for later."""
+    if _raise_now[-1]:
+        raise KeyboardInterrupt
+    _pending[0] = True
 
 
 def stop_on_sigterm() -> None:
-    """Make SIGTERM behave like Ctrl-C in this process."""
+    """Make SIGTERM behave like Ctrl-C in this process, both through :func:`interrupt`."""
+    signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
+
+
+def raise_if_interrupted() -> None:
+    """A safe point: raise the interrupt that arrived while interrupts were deferred."""
+    if _pending[0]:
+        _pending[0] = False
+        raise KeyboardInterrupt
+
+
+@contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Within the block an interrupt is only noted (writes to the study are never cut short)."""
+    _raise_now.append(False)
+    try:
+        yield
+    finally:
+        _raise_now.pop()
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Within the block an interrupt raises at once; one noted before raises on entering it."""
+    _raise_now.append(True)
+    try:
+        raise_if_interrupted()
+        yield
+    finally:
+        _raise_now.pop()

@@ -14,15 +14,18 @@ from multiprocessing.process import BaseProcess
 import optuna
 import torch
 
+from search.findings.dashboard import save_dashboard_figures
 from search.study.storage import artifact_dir
 from search.trials.objective import make_objective
 from search.trials.periodic import Periodic
 from search.trials.plan import SearchPlan, WorkerPlan, open_plan_study, open_worker_plan, plan_for_worker
 from search.trials.progress import StudyProgress
 from search.trials.runner import Worker, WorkerResult
-from search.trials.signals import stop_on_sigterm
+from search.trials.signals import deferred_interrupts, stop_on_sigterm
 
 _POLL_S = 2.0
+# How long an interrupted worker may take to record its trial before it is told to stop.
+_RECORD_S = 30.0
 
 
 def run_workers(plan: SearchPlan, study: optuna.Study) -> WorkerResult:
@@ -41,6 +44,8 @@ def run_workers(plan: SearchPlan, study: optuna.Study) -> WorkerResult:
     finally:
         progress.refresh()
         progress.close()
+        with deferred_interrupts():  # a second Ctrl-C must not cut a write to the study short
+            save_dashboard_figures(study, plan.settings.base.tokens_per_step)
 
 
 def _work(
@@ -100,14 +105,15 @@ def _work_beside_children(plan: SearchPlan, study: optuna.Study, progress: Study
     except KeyboardInterrupt:
         # This process's trial is recorded. A Ctrl-C reached every child too; a SIGTERM (a
         # timeout, a cluster) reached only this process: pass it on to children still running,
-        # so each records its interrupted trial.
-        for child in children:
-            child.join(timeout=_POLL_S)
-        for child in children:
-            if child.is_alive():
-                child.terminate()
-        for child in children:
-            child.join()
+        # so each records its interrupted trial. Another interrupt meanwhile waits its turn.
+        with deferred_interrupts():
+            for child in children:
+                child.join(timeout=_RECORD_S)
+            for child in children:
+                if child.is_alive():
+                    child.terminate()
+            for child in children:
+                child.join()
         raise
     finally:
         # A caller in the same process (a test, a benchmark) gets its cores back.
@@ -168,15 +174,15 @@ def _child(receiver: Connection, index: int, threads: int) -> None:
     trials on ``threads`` CPU threads."""
     stop_on_sigterm()
     torch.set_num_threads(threads)
-    with receiver:
-        sent: WorkerPlan = receiver.recv()
-    plan = open_worker_plan(sent)
-    study, plan, _ = open_plan_study(plan, index)
 
     def log(line: str) -> None:
         print(f"[worker {index}] {line}", flush=True)
 
     try:
+        with receiver:
+            sent: WorkerPlan = receiver.recv()
+        plan = open_worker_plan(sent)
+        study, plan, _ = open_plan_study(plan, index)
         result = _work(plan, study, log, lambda: None, step_bars=False)
     except KeyboardInterrupt:
         sys.exit(130)

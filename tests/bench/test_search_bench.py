@@ -1,6 +1,8 @@
 import itertools
 import json
+import math
 import random
+import statistics
 from collections import Counter
 
 import numpy as np
@@ -208,16 +210,84 @@ def test_ramp_family_is_every_schedule_of_its_grid():
     assert {tuple(m) for m in members.tolist()} == expected
 
 
-def test_quick_run_prints_tables_and_one_json_object(capsys):
-    assert main(["--quick", "--jobs", "1"]) == 0
+def above_cap_median(runs: list[int | None]) -> float | None:
+    """The median number of trials, a run that missed counting as more than any; None: above the cap."""
+    value = statistics.median(sorted(math.inf if r is None else r for r in runs))
+    return None if math.isinf(value) else value
+
+
+def expected_holds(tpe: dict, reference: dict, lower_bound: bool) -> bool | None:
+    """The README's rule: TPE needs at most a third of random search's trials. Undecided (None) where
+    a median above its cap, or random's noise-free bound, cannot tell."""
+    tpe_median, random_median = above_cap_median(tpe["trials"]), above_cap_median(reference["trials"])
+    known = random_median is not None and not lower_bound
+    if tpe_median is None:
+        return False if known and 3 * tpe["cap"] > random_median else None
+    if 3 * tpe_median <= (random_median if random_median is not None else reference["cap"]):
+        return True
+    return False if known else None
+
+
+def requirement_of_a_run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> dict:
+    """Run the benchmark; check that each cell's median and share follow from its runs, and each
+    verdict of the requirement, in the JSON and in the printed table, from the cells' runs."""
+    assert main(argv) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert out[0] == "### Objectives"
-    assert any(line.startswith("### Requirement") for line in out)
     result = json.loads(out[-1])
+    cells = {(c["space"], c["sampler"], c["problem"]): c for c in result["cells"]}
+    for cell in result["cells"]:
+        runs = cell["trials"]
+        assert cell["median"] == above_cap_median(runs)
+        assert cell["reached"] == pytest.approx(sum(r is not None for r in runs) / len(runs))
+        assert all(r is None or 1 <= r <= cell["cap"] for r in runs)
+    heading = next(i for i, line in enumerate(out) if line.startswith("### Requirement"))
+    table = {line.split(" | ")[0].removeprefix("| "): line for line in out[heading:] if line.startswith("| ")}
+    requirement = result["requirement"]
+    judged = []  # (row, TPE's cell, random search's cell, whether the latter is only a lower bound)
+    for row in requirement["per_problem"]:
+        problem = row["problem"]
+        # A noisy objective is judged against random search on its noise-free twin, a lower bound.
+        simulated = cells[("composition", SIMULATED, problem.removesuffix(" +noise"))]
+        judged.append((row, cells[("composition", "tpe", problem)], simulated, problem.endswith(" +noise")))
+    pooled_tpe = {"trials": [r for _, tpe, _, _ in judged for r in tpe["trials"]], "cap": judged[0][1]["cap"]}
+    pooled_random = {
+        "trials": [r for _, _, simulated, _ in judged for r in simulated["trials"]],
+        "cap": judged[0][2]["cap"],
+        "problem": "overall",
+    }
+    judged.append((requirement["overall"], pooled_tpe, pooled_random, any(bound for *_, bound in judged)))
+    for row, tpe, simulated, lower_bound in judged:
+        assert row["random_problem"] == simulated["problem"]
+        tpe_median, random_median = above_cap_median(tpe["trials"]), above_cap_median(simulated["trials"])
+        assert (row["tpe_median"], row["random_median"]) == (tpe_median, random_median)
+        assert row["holds"] == expected_holds(tpe, simulated, lower_bound)
+        if tpe_median is not None:
+            assert row["ratio"] == pytest.approx(tpe_median / (random_median or simulated["cap"]))
+        verdict_text = {True: "yes", False: "**NO**", None: "undecided"}[row["holds"]]
+        assert table[row["problem"]].endswith(f" | {verdict_text} |")
+    return result
+
+
+def test_quick_run_prints_tables_and_one_json_object_with_verdicts_that_follow_from_its_runs(capsys):
+    result = requirement_of_a_run(["--quick", "--jobs", "1"], capsys)
     assert {"settings", "objectives", "cells", "overall", "requirement"} <= set(result)
-    cells = {(c["space"], c["sampler"], c["problem"]) for c in result["cells"]}
+    cells = {(c["space"], c["sampler"], c["problem"]): c for c in result["cells"]}
     assert ("composition", "tpe", "hand-found +noise") in cells and ("ramp", "random", "ramp") in cells
-    assert ("composition", "random (simulated)", "ramp") in cells
-    assert len(result["requirement"]["per_problem"]) == 4 and result["requirement"]["overall"]
-    ramp_on_ramp = next(c for c in result["cells"] if (c["space"], c["problem"]) == ("ramp", "ramp"))
+    problems = [row["problem"] for row in result["requirement"]["per_problem"]]
+    assert problems == ["hand-found", "hand-found +noise", "ramp", "ramp +noise"]
+    ramp_on_ramp = cells[("ramp", "random", "ramp")]
     assert ramp_on_ramp["reachable"] and ramp_on_ramp["family_best_regret"] == 0
+
+
+def test_a_run_where_tpe_reaches_the_target_decides_the_requirement(capsys):
+    # Noise-free wide-first: TPE reaches it in about 47 trials, random search not within 2000.
+    argv = ["--seeds", "2", "--budget", "80", "--spaces", "composition", "--samplers", "tpe,random"]
+    argv += ["--objectives", "wide-first", "--noise", "0", "--sim-runs", "100", "--sim-cap", "2000"]
+    result = requirement_of_a_run([*argv, "--sim-pool", "20000", "--jobs", "1"], capsys)
+    (row,) = result["requirement"]["per_problem"]
+    assert (row["problem"], row["holds"], result["requirement"]["overall"]["holds"]) == (
+        "wide-first",
+        True,
+        True,
+    )

@@ -1,9 +1,8 @@
 import pytest
-import torch
 from pydantic import ValidationError
 
 from model.config import ModelConfig
-from model.decoder import Decoder
+from model.counting import built_params
 from model.presets import PRESETS, get_preset
 from space.budget import Budget
 from space.schedule import Schedule
@@ -13,20 +12,13 @@ from tests.space.test_spaces import random_schedules
 HAND = (8, 4, 4, 4, 3, 3, 3, 3, 4, 4, 4, 4)
 
 
-def meta_count(config: ModelConfig) -> int:
-    """Parameters of the real decoder, built on the meta device (no memory, no init)."""
-    with torch.device("meta"):
-        model = Decoder(config)
-    return sum(p.numel() for p in model.parameters())
-
-
 @pytest.mark.parametrize("space_name", list(SPACES))
 @pytest.mark.parametrize(("preset", "count"), [("small", 200), ("baka", 50)])
-def test_meta_count_equals_analytic_count_equals_budget(space_name, preset, count):
+def test_built_count_equals_analytic_count_equals_budget(space_name, preset, count):
     base = PRESETS[preset].model
     for schedule in random_schedules(space_name, base.budget, count, seed=7):
         config = base.with_schedule(schedule)
-        assert meta_count(config) == config.params == config.budget_params
+        assert built_params(config) == config.params == config.budget_params
 
 
 @pytest.mark.parametrize("preset", list(PRESETS))
@@ -34,7 +26,7 @@ def test_uniform_and_hand_found_have_the_same_count_in_every_preset(preset):
     base = PRESETS[preset].model
     hand = base.with_schedule(Schedule(budget=base.budget, mults=HAND))
     assert base.schedule.mults == (4,) * 12
-    assert hand.params == base.params == base.budget_params == meta_count(hand) == meta_count(base)
+    assert hand.params == base.params == base.budget_params == built_params(hand) == built_params(base)
 
 
 @pytest.mark.parametrize("residual", ["sequential", "parallel"])
@@ -49,7 +41,7 @@ def test_attention_only_layers_and_untied_heads_are_counted_exactly(residual, ti
         tie_embeddings=tie,
         schedule=Schedule(budget=budget, mults=(0, 0, 12) + (4,) * 9),
     )
-    assert meta_count(config) == config.params
+    assert built_params(config) == config.params
     # the width budget is equal; a sequential layer without MLP also has no MLP norm
     assert config.params == config.budget_params - config.dropped_norm_params
     assert config.dropped_norm_params == (2 * 64 if residual == "sequential" else 0)

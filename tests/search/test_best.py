@@ -10,9 +10,14 @@ import pytest
 
 from search.best import main as best_main
 from search.findings.candidates import ConfirmPlan, plan_confirmation
+from search.findings.confirmation import stored_confirmations
+from search.findings.contents import gather_findings
+from search.findings.recommend import MIN_TRIALS
 from search.study import record
+from search.training.run_config import RunConfig
 from search.trials.confirming import confirm
-from tests.search.test_confirm import STUDY, FakeObjective, copy_study, load
+from space.schedule import Schedule
+from tests.search.test_confirm import STUDY, TOKENS, FakeObjective, copy_study, load
 
 
 @pytest.fixture
@@ -54,6 +59,19 @@ def confirm_with(study: optuna.Study, plan: ConfirmPlan, edge: dict[str, float])
     confirm(study, plan, FakeObjective(losses), lambda line: None)
 
 
+def add_trials(study: optuna.Study, count: int) -> None:
+    """Add ``count`` completed trials at the study's seed, each a schedule the study lacks, with its
+    run config, as a worker stores them (losses made up, nothing trained)."""
+    first = lowest_at_study_seed(study)
+    trained = RunConfig.model_validate(record.run_config(first))
+    for k in range(count):
+        mults = [4] * 12
+        mults[k], mults[k + 1] = 5 + k, 3 - k
+        run = trained.variant(schedule=Schedule(budget=trained.model.budget, mults=tuple(mults)))
+        attrs = record.schedule_attrs(run.model.schedule, 0, run.model.params, run.model_dump(mode="json"))
+        study.add_trial(optuna.trial.create_trial(value=first.value + 0.01 * (k + 1), user_attrs=attrs))
+
+
 def test_a_study_too_small_for_the_model_exports_its_lowest_loss_and_says_why(
     storage: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -64,6 +82,19 @@ def test_a_study_too_small_for_the_model_exports_its_lowest_loss_and_says_why(
     assert printed["reason"].startswith(
         "no confirmation yet and 5 completed trials, fewer than the 8 the model needs; the lowest loss"
     )
+    assert printed["config"]["origin"] == {
+        "study": STUDY,
+        "trial": best.number,
+        "rule": "observed",
+        "reason": printed["reason"],
+        "observed_loss": best.value,
+        "tokens": TOKENS,
+        "expected_loss": None,
+        "expected_tokens": None,
+    }
+    assert printed["expected_loss"] is None
+    mults = ", ".join(map(str, record.mults(best)))
+    assert f'"mults": [{mults}]' in (storage.parent / "best.json").read_text()
     assert "choose --rule observed" in refused(storage, capsys, "--rule", "model")
     assert "has no confirmation yet" in refused(storage, capsys, "--rule", "confirmed")
 
@@ -88,6 +119,11 @@ def test_the_latest_confirmations_winner_is_exported_by_default(
     )
     assert printed["mults"] == list(winner.schedule.mults) == printed["config"]["model"]["schedule"]["mults"]
     assert (printed["trial"], printed["config"]["seed"]) == (winner.trial, 0)
+    [confirmed] = [r for r in stored_confirmations(study)[-1].schedules if r.name == winner.name]
+    origin = printed["config"]["origin"]
+    assert (origin["rule"], origin["trial"], origin["tokens"]) == ("confirmed", winner.trial, TOKENS)
+    assert (origin["expected_loss"], origin["expected_tokens"]) == (confirmed.mean, plan.tokens)
+    assert printed["expected_loss"] == confirmed.mean
     assert export(storage, capsys, "--rule", "observed")["trial"] == observed.number
 
     # A later confirmation, at another budget, where nothing beats uniform: its reference is exported.
@@ -97,6 +133,27 @@ def test_the_latest_confirmations_winner_is_exported_by_default(
     uniform = next(t for t in trials if record.baseline(t) == "uniform")
     assert (printed["trial"], printed["rule"]) == (uniform.number, "confirmed")
     assert "found no schedule better than uniform beyond noise" in printed["reason"]
+    [reference] = [r for r in stored_confirmations(study)[-1].schedules if r.name == "uniform"]
+    origin = printed["config"]["origin"]
+    assert (origin["expected_loss"], origin["expected_tokens"]) == (reference.mean, 8000)
+
+
+def test_the_models_pick_is_exported_with_the_loss_the_model_expects(
+    storage: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    study = load(storage)
+    add_trials(study, MIN_TRIALS - len(record.completed(study.get_trials())))
+    pick = gather_findings(study).pick
+    assert pick is not None
+    printed = export(storage, capsys)
+    assert (printed["trial"], printed["rule"], printed["expected_loss"]) == (
+        pick.trial.number,
+        "model",
+        pick.expected,
+    )
+    origin = printed["config"]["origin"]
+    assert (origin["rule"], origin["observed_loss"]) == ("model", pick.trial.value)
+    assert (origin["expected_loss"], origin["expected_tokens"]) == (pick.expected, TOKENS)
 
 
 def test_a_trial_named_by_number_is_exported_and_must_be_completed(

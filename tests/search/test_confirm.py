@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import statistics
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +14,7 @@ import optuna
 import pytest
 import torch
 from optuna_dashboard import get_note
+from scipy import stats
 
 from search import confirm as confirm_command
 from search.findings.candidates import plan_confirmation
@@ -19,8 +22,8 @@ from search.findings.confirmation import CONFIRMATIONS_ATTR, RUNS_ATTR
 from search.run import main as run_main
 from search.study.settings import SETTINGS_ATTR, study_settings
 from search.study.storage import open_storage
+from search.training.outcome import TrainingFailed
 from search.training.run_config import RunConfig
-from search.training.trainer import TrainingFailed
 from search.trials.confirming import confirm
 from search.trials.objective import Evaluation, Objective
 
@@ -109,6 +112,34 @@ class FakeObjective(Objective):
         return Evaluation(self.losses[key], {"val_bpb": 1.0, "wall_s": 0.1})
 
 
+def assert_verdict_follows_from_the_losses(record: dict) -> None:
+    """Each schedule's difference, interval and status, the winner and the verdict are what a paired
+    t-test (scipy's, not the project's) makes of the stored losses."""
+    reference, *others = record["schedules"]
+    better = {}
+    for result in others:
+        seeds = sorted(result["losses"].keys() & reference["losses"].keys(), key=int)
+        mine = [result["losses"][s] for s in seeds]
+        theirs = [reference["losses"][s] for s in seeds]
+        interval = stats.ttest_rel(mine, theirs).confidence_interval(record["confidence"])
+        mean = statistics.fmean(m - t for m, t in zip(mine, theirs, strict=True))
+        difference = result["difference"]
+        assert difference["n"] == len(seeds) >= 2
+        assert difference["mean"] == pytest.approx(mean, abs=1e-12)
+        assert (difference["low"], difference["high"]) == pytest.approx((interval.low, interval.high))
+        status = "better" if interval.high < 0 else "worse" if interval.low > 0 else "within noise"
+        assert result["status"] == status
+        if interval.high < 0:
+            better[result["name"]] = mean
+    winner = min(better, key=better.__getitem__) if better else None
+    assert record["winner"] == winner
+    if winner is None:
+        assert record["verdict"].startswith(f"no schedule beat {reference['name']} beyond noise")
+    else:
+        assert record["verdict"].startswith(f"{winner} beats {reference['name']} at ")
+        assert f"mean difference {better[winner]:+.4f}" in record["verdict"]
+
+
 # End to end on the tiny study.
 
 
@@ -142,9 +173,7 @@ def test_confirm_retrains_only_what_the_study_lacks_and_stores_the_record(
     assert reference["losses"]["1"] == trials[f"{uniform}@seed1"].value
     for result in record["schedules"][1:]:
         assert set(result["losses"]) == {"1", "2"}
-        difference = result["difference"]
-        assert difference["n"] == 2 and difference["low"] < difference["mean"] < difference["high"]
-    assert (record["winner"] is None) == record["verdict"].startswith("no schedule beat uniform")
+    assert_verdict_follows_from_the_losses(record)
     assert "at fresh seeds 1, 2 (the study selected on seed 0)" in record["verdict"]
     assert sorted((run["schedule"], run["seed"]) for run in study.user_attrs[RUNS_ATTR]) == sorted(
         [(uniform, 2)] + [(s["schedule"], seed) for s in record["schedules"][1:] for seed in (1, 2)]
@@ -174,7 +203,11 @@ def test_a_run_at_another_token_budget_reports_kendalls_tau(
     # The short side is the study's own ranking, at the seed it selected on.
     assert (record["tokens"], fidelity["short_tokens"], fidelity["short_seeds"]) == (8000, TOKENS, [0])
     assert len(fidelity["names"]) == 3 and fidelity["tau"] is not None
-    assert fidelity["warning"] == (fidelity["tau"] < 0.6)
+    long_means = [statistics.fmean(s["losses"].values()) for s in record["schedules"]]
+    assert fidelity["long_means"] == pytest.approx(long_means)
+    tau = stats.kendalltau(fidelity["short_means"], long_means).statistic
+    assert fidelity["tau"] == pytest.approx(tau)
+    assert fidelity["warning"] == (tau < 0.6)
     assert f"Kendall's tau {fidelity['tau']:+.2f}" in out
     assert ("warning: tau is below 0.6" in out) == fidelity["warning"]
 
@@ -239,3 +272,88 @@ def test_a_study_without_completed_trials_is_an_error(
     assert confirm_command.main(["--study", "empty", "--storage", str(empty_storage)]) == 2
     assert "has no completed trials yet" in capsys.readouterr().err
     assert CONFIRMATIONS_ATTR not in empty.user_attrs
+
+
+# A study scored by a user's function: its stored name is never imported.
+
+PROBE = "confirm_probe_objective"
+PROBE_SOURCE = '''
+"""Scores a schedule by its distance from the hand-found one; notes that it was imported."""
+from pathlib import Path
+
+Path(__file__).with_suffix(".imported").touch()
+HAND = (8, 4, 4, 4, 3, 3, 3, 3, 4, 4, 4, 4)
+
+
+def score(config, report):
+    distance = sum((m - t) ** 2 for m, t in zip(config.model.schedule.mults, HAND, strict=True))
+    return float(distance) + 0.001 * config.seed
+'''
+
+
+@pytest.fixture
+def function_study(tmp_path: Path, tiny_args: list[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A study made by ``search.run --objective confirm_probe_objective:score``, the probe module
+    forgotten since, as in a new process: importing it again leaves ``confirm_probe_objective.imported``."""
+    (tmp_path / f"{PROBE}.py").write_text(PROBE_SOURCE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    storage = tmp_path / "studies.db"
+    args = ["--trials", "4", "--preset", "tiny", "--study", STUDY, "--storage", str(storage)]
+    assert run_main([*args, "--pruner", "none", "--objective", f"{PROBE}:score", *tiny_args]) == 0
+    del sys.modules[PROBE]
+    (tmp_path / f"{PROBE}.imported").unlink()
+    yield storage
+    sys.modules.pop(PROBE, None)
+
+
+def test_a_study_scored_by_a_function_is_refused_without_naming_it_and_nothing_is_imported(
+    function_study: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = function_study.read_bytes()
+    assert confirm_command.main(["--study", STUDY, "--storage", str(function_study), "--seeds", "2"]) == 2
+    err = capsys.readouterr().err
+    assert f"scored by {PROBE}:score, a function named in the stored study" in err
+    assert f"--objective {PROBE}:score" in err
+    assert PROBE not in sys.modules and not (function_study.parent / f"{PROBE}.imported").exists()
+    assert function_study.read_bytes() == before
+
+
+def test_another_objective_than_the_studys_is_refused(
+    function_study: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = function_study.read_bytes()
+    args = [
+        "--study",
+        STUDY,
+        "--storage",
+        str(function_study),
+        "--objective",
+        "tests.search.plugin_objective:score",
+    ]
+    assert confirm_command.main(args) == 2
+    assert (
+        f"is not the objective the study's trials were scored by ({PROBE}:score)" in capsys.readouterr().err
+    )
+    assert PROBE not in sys.modules and function_study.read_bytes() == before
+
+
+def test_the_studys_function_named_on_the_command_line_scores_the_confirmation(function_study: Path) -> None:
+    args = ["--study", STUDY, "--storage", str(function_study), "--top", "1", "--seeds", "2"]
+    assert confirm_command.main([*args, "--objective", f"{PROBE}:score"]) == 0
+    assert (function_study.parent / f"{PROBE}.imported").exists()
+    (record,) = load(function_study).user_attrs[CONFIRMATIONS_ATTR]
+    assert record["trained"] > 0
+    hand = (8, 4, 4, 4, 3, 3, 3, 3, 4, 4, 4, 4)
+    for result in record["schedules"]:
+        distance = sum((m - t) ** 2 for m, t in zip(result["mults"], hand, strict=True))
+        assert result["losses"] == {seed: pytest.approx(distance + 0.001 * int(seed)) for seed in ("1", "2")}
+
+
+def test_a_study_of_the_built_in_trainer_refuses_a_named_function(
+    storage: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = storage.read_bytes()
+    args = ["--study", STUDY, "--storage", str(storage), "--objective", "tests.search.plugin_objective:score"]
+    assert confirm_command.main(args) == 2
+    assert "is not the objective the study's trials were scored by (builtin)" in capsys.readouterr().err
+    assert storage.read_bytes() == before

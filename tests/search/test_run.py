@@ -18,6 +18,7 @@ from optuna_dashboard import get_note
 
 from search.best import main as best_main
 from search.run import main as run_main
+from search.study import record
 from search.study.record import counts
 from search.study.storage import is_url, open_storage
 from search.train import main as train_main
@@ -124,6 +125,13 @@ def test_dashboard_opens_the_study_file_as_given(study_dir: Path):
         assert len(detail["trials"]) == len(load(study_dir).get_trials())
         attrs = {a["key"] for a in detail["trials"][0]["user_attrs"]}
         assert {"mlp_mults", "val_loss", "params"} <= attrs
+        # Every trial's schedule and loss curve, shown with no --artifact-dir.
+        figures = {g["id"]: json.loads(g["graph_object"]) for g in detail["plotly_graph_objects"]}
+        completed = record.completed(load(study_dir).get_trials())
+        [heatmap] = figures["schedules"]["data"]
+        assert sorted(heatmap["z"]) == sorted(t.user_attrs["mlp_mults"] for t in completed)
+        curves = figures["loss-curves"]["data"]
+        assert len(curves) == len(completed) and all(len(c["y"]) > 1 for c in curves)
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -5,6 +5,7 @@ import pytest
 
 from model.presets import PRESETS
 from space.budget import Budget
+from space.fit import fit_to_budget
 from space.schedule import Schedule
 from space.spaces import SPACES, CompositionSpace, HourglassSpace, RampSpace, layer_param_name, make_space
 from tests.space.test_fit import random_valid_units
@@ -163,17 +164,33 @@ def test_joint_proposals_are_recorded_as_the_schedule_they_give(sampler, budget)
     assert fitted_first >= 2  # the samplers' joint phase was reached and checked
 
 
-def test_draws_made_one_at_a_time_are_recorded_as_drawn():
-    space = CompositionSpace(Budget())
-    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
-    raw_seen = False
-    for _ in range(10):
+@pytest.mark.parametrize("sampler", ["random", "tpe", "gp", "cmaes"])
+@pytest.mark.parametrize("budget", [Budget(), Budget(granularity=2)])
+def test_draws_made_one_at_a_time_are_fitted_before_they_are_recorded(sampler, budget):
+    """Random search and the samplers' first trials record the multipliers trained, not raw draws."""
+    from search.study.samplers import make_sampler
+
+    space = CompositionSpace(budget)
+    study = optuna.create_study(sampler=make_sampler(sampler, 1))
+    for _ in range(6):
         trial = study.ask()
         schedule = space.suggest(trial)
-        assert space.schedule_from_params(trial.params) == schedule
-        raw_seen |= _layer_params(trial) != schedule.mults
-        study.tell(trial, 0.0)
-    assert raw_seen  # random vectors rarely meet the budget: they are stored unfitted
+        assert _layer_params(trial) == schedule.mults and sum(schedule.mults) == budget.total
+        study.tell(trial, _score(schedule))
+    schedules = {tuple(_layer_params(t)) for t in study.trials}
+    assert len(schedules) == 6  # still random draws, not one fixed schedule
+
+
+def test_the_same_draws_as_one_at_a_time():
+    """Drawing up front takes the sampler's own draws: the schedules are those the raw draws fit to."""
+    names = [layer_param_name(i) for i in range(12)]
+    raw = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=5))
+    trial = raw.ask()
+    drawn = [trial.suggest_int(name, 1, 16) for name in names]
+    space = CompositionSpace(Budget())
+    fitted = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=5))
+    expected = Schedule.from_units(Budget(), fit_to_budget([float(d) for d in drawn], Budget()))
+    assert space.suggest(fitted.ask()) == expected
 
 
 def test_queued_schedules_keep_their_parameters_in_the_joint_phase(tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from search.data.corpus import CorpusError, hash_inputs, iter_documents, resolve_inputs
+from search.data.corpus import CorpusError, hash_inputs, iter_documents, resolve_inputs, split_name_warnings
 
 DOCS = [
     "The first document.\nIt has two lines.",
@@ -105,9 +105,58 @@ def test_bad_input_specs_are_named(tmp_path, monkeypatch, spec, message):
         resolve_inputs([spec])
 
 
+def test_a_missing_path_names_where_it_was_looked_for_what_is_supported_and_an_example(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CorpusError) as caught:
+        resolve_inputs(["corpus/missing.jsonl"])
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'corpus' / 'missing.jsonl'}: no such file or folder")
+    assert "(given as corpus/missing.jsonl)" in message
+    assert '.jsonl (one JSON object a line, its "text" field the document)' in message
+    assert ".txt (documents separated by blank lines)" in message and ".zst, .zstd or .gz" in message
+    assert message.endswith("e.g. data/ or 'data/*.jsonl.zst'")
+    with pytest.raises(
+        CorpusError, match=rf"^{re.escape(str(tmp_path / 'gone'))}: no such file or folder\. "
+    ):
+        resolve_inputs([str(tmp_path / "gone")])  # absolute already: not repeated
+
+
 def test_no_specs_at_all_is_an_error():
     with pytest.raises(CorpusError, match="no corpus inputs given"):
         resolve_inputs([])
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "val-00000.jsonl.zst",
+        "valid.txt",
+        "Validation.jsonl",
+        "wiki_test.jsonl.gz",
+        "dev-set.txt",
+        "eval.jsonl",
+    ],
+)
+def test_a_training_file_named_like_a_held_out_split_is_warned_about(name):
+    path = Path("/corpus") / name
+    assert split_name_warnings([Path("/corpus/train-00000.jsonl.zst"), path]) == [
+        f"warning: 1 training file is named like a validation or test split: {path}; held-out text "
+        "belongs in the validation data (--val-data), not in the training data"
+    ]
+
+
+def test_names_that_only_contain_a_split_word_and_folders_named_like_one_are_not_warned_about():
+    paths = [Path(f"/home/dev/test/{name}") for name in ("interval.jsonl", "latest.txt", "devices.jsonl")]
+    assert split_name_warnings([*paths, Path("/val/train.jsonl")]) == []
+
+
+def test_many_held_out_files_are_counted_and_the_first_three_named():
+    paths = [Path(f"/corpus/val-{i:05}.jsonl.zst") for i in range(5)]
+    (warning,) = split_name_warnings(paths)
+    assert warning.startswith(
+        "warning: 5 training files are named like a validation or test split: /corpus/val-00000.jsonl.zst, "
+        "/corpus/val-00001.jsonl.zst, /corpus/val-00002.jsonl.zst and 2 more; "
+    )
 
 
 # --- reading documents ---

@@ -31,7 +31,7 @@ def tiny_train(corpus) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def tiny_tok(tiny_train):
-    """The BPE of the tiny corpus, trained once per test session in the session's cache."""
+    """The BPE of the sample corpus, trained once per test session in the session's cache."""
     return resolve_tokenizer(tiny_train, VOCAB)
 
 

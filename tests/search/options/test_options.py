@@ -17,8 +17,9 @@ def test_search_defaults_are_the_models() -> None:
         50,
         "hourglass",
         "studies.db",
-        ("data",),
+        None,
     )
+    assert options.text_field == "text"
     assert options.builtin_objective and options.gpus is None and options.tokens is None
 
 
@@ -64,6 +65,14 @@ def test_study_command_options() -> None:
         read_confirm_options(None, ["--seeds", "0"])
     with pytest.raises(SystemExit):
         read_export_options(None, [])  # --out is required
+
+
+def test_confirm_reads_an_objective_only_from_its_command_line() -> None:
+    assert read_confirm_options(None, []).objective is None
+    assert read_confirm_options(None, ["--objective", "pkg.mod:score"]).objective == "pkg.mod:score"
+    for spec in ("nocolon", "mod:", ":score"):
+        with pytest.raises(ValueError, match=f"--objective: must look like module:function, got '{spec}'"):
+            read_confirm_options(None, ["--objective", spec])
 
 
 def test_export_options_choose_a_rule_or_a_trial() -> None:

@@ -68,3 +68,24 @@ def test_a_live_trial_is_read_the_same_way() -> None:
     study.enqueue_trial({}, user_attrs=record.queued_attrs(HAND, 2))
     trial = study.ask()
     assert record.queued_mults(trial) == HAND.mults and record.seed(trial) == 2
+
+
+def test_of_two_trials_holding_one_key_the_lower_number_trains_it() -> None:
+    key = record.trial_key(HAND, 0)
+    first, second = made(TrialState.RUNNING, schedule_key=key), made(TrialState.RUNNING, schedule_key=key)
+    first.number, second.number = 3, 4
+    trials = [first, second]
+    assert record.earlier_holder(trials, 4, key) is first
+    assert record.earlier_holder(trials, 3, key) is None
+
+
+def test_a_trial_says_why_it_exists() -> None:
+    assert record.role(made(**record.queued_attrs(HAND, 0, baseline="hand-found")), 0) == "hand-found"
+    uniform = Schedule.uniform(Budget())
+    assert (
+        record.role(made(**record.queued_attrs(uniform, 2, baseline="uniform")), 0)
+        == "uniform at noise seed 2"
+    )
+    assert record.role(made(**record.queued_attrs(HAND, 0, retry_of=7)), 0) == "retry of 7"
+    assert record.role(made(repeat_of=1), 0) == "repeat of 1"
+    assert record.role(made(seed=0), 0) == "sampled"

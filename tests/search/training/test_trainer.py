@@ -5,9 +5,12 @@ import pytest
 import torch
 
 from model.presets import get_preset
+from search.training.outcome import TrainingFailed
 from search.training.run_config import RunConfig
-from search.training.trainer import TrainingFailed, checkpoint_steps, lr_at, train
+from search.training.step_plan import checkpoint_steps, lr_at
+from search.training.trainer import bf16_tflops, train
 from space.schedule import Schedule
+from tests.model.test_counting import miscounted
 
 CPU = torch.device("cpu")
 HAND = (8, 4, 4, 4, 3, 3, 3, 3, 4, 4, 4, 4)
@@ -66,10 +69,42 @@ def test_result_records_speed_time_and_the_per_step_curve(tiny_spec, tiny_data):
     result = train(tiny_run(tiny_spec, tiny_data), tiny_data.tokens, tiny_data.tokenizer, CPU)
     summary = result.summary()
     assert summary["tokens"] == 16 * 512 and len(result.loss_curve) == 16
-    assert summary["tokens_per_s"] > 0 and summary["mfu"] is None and summary["peak_mem_gb"] is None
+    assert summary["tokens_per_s"] > 0 and summary["peak_mem_gb"] is None
+    assert summary["mfu"] is None and summary["mfu_measured_ceiling"] is None
     for key in ("wall_s", "setup_s", "compile_s", "train_s", "eval_s", "data_wait_s", "first_step_s"):
         assert summary[key] >= 0
     assert "loss_curve" not in summary
+
+
+def test_a_config_whose_count_the_built_decoder_does_not_have_is_refused_before_training(
+    tiny_spec, tiny_data
+):
+    run = tiny_run(tiny_spec, tiny_data)
+    wrong = run.model_copy(update={"model": miscounted(run.model)})
+    seen: list[int] = []
+    with pytest.raises(ValueError, match=r"the config counts [\d,]+ \(-1;.*budget is not proved"):
+        train(wrong, tiny_data.tokens, tiny_data.tokenizer, CPU, reporter=lambda t, v: seen.append(t))
+    assert seen == []
+
+
+@pytest.mark.parametrize(
+    ("name", "peak", "measured"),
+    [
+        ("NVIDIA H200", 989.0, 790.0),
+        ("NVIDIA H200 NVL", 835.0, None),
+        ("NVIDIA H100 80GB HBM3", 989.0, None),
+        ("NVIDIA H100 PCIe", 756.0, None),
+        ("NVIDIA A100-SXM4-80GB", 312.0, None),
+        ("NVIDIA A100 80GB PCIe", 312.0, None),
+        ("NVIDIA H100 NVL", None, None),
+        ("NVIDIA GeForce RTX 4090", None, None),
+        ("cpu", None, None),
+    ],
+)
+def test_mfu_is_against_the_datasheets_dense_bf16_peak_and_the_measured_rate_only_where_measured(
+    name, peak, measured
+):
+    assert bf16_tflops(name) == (peak, measured)
 
 
 def test_checkpoints_are_evenly_spaced_and_end_at_the_last_step():
@@ -108,6 +143,20 @@ def test_deterministic_setting_is_restored_when_the_run_fails(tiny_spec, tiny_da
     with pytest.raises(TrainingFailed):
         train(run, tiny_data.tokens, tiny_data.tokenizer, CPU)
     assert not torch.are_deterministic_algorithms_enabled()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_mfu_divides_model_flops_by_the_gpus_datasheet_peak(tiny_spec, tiny_data):
+    cuda = torch.device("cuda")
+    run = tiny_run(tiny_spec, tiny_data)
+    result = train(run, tiny_data.tokens, tiny_data.tokenizer, cuda)
+    peak, measured = bf16_tflops(torch.cuda.get_device_name(cuda))
+    achieved = result.tokens_per_s * run.model.flops_per_token
+    assert result.mfu == (None if peak is None else pytest.approx(achieved / (peak * 1e12)))
+    assert result.mfu_measured_ceiling == (
+        None if measured is None else pytest.approx(achieved / (measured * 1e12))
+    )
 
 
 @pytest.mark.gpu

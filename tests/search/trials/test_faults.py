@@ -3,7 +3,6 @@ several workers on one storage, and PostgreSQL."""
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import signal
@@ -47,23 +46,6 @@ def existing(tmp_path: Path, tiny_args: list[str]) -> str:
     storage = str(tmp_path / "studies.db")
     assert search(storage, *PLUGIN, *tiny_args) == 0
     return storage
-
-
-@pytest.fixture
-def bad_data(tmp_path: Path, corpus: Path) -> dict[str, Path]:
-    good = (corpus / "tiny" / "train-00000.jsonl.zst").read_bytes()
-    files = {
-        "truncated zstd": tmp_path / "cut.jsonl.zst",
-        "bad JSON line": tmp_path / "bad.jsonl",
-        "missing field": tmp_path / "nofield.jsonl.gz",
-        "empty file": tmp_path / "empty.jsonl",
-    }
-    files["truncated zstd"].write_bytes(good[: len(good) // 2])
-    files["bad JSON line"].write_text('{"text": "fine"}\n{"text": broken\n')
-    with gzip.open(files["missing field"], "wt") as f:
-        f.write(json.dumps({"body": "no text here"}) + "\n")
-    files["empty file"].write_text("")
-    return files
 
 
 BAD_RUN_OPTIONS = [
@@ -215,7 +197,7 @@ def test_a_live_worker_on_this_host_is_alive_and_a_gone_one_is_dead():
     assert dead_reason(storage.get_trial(mine), me) is None
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
-    gone = WorkerIdentity(me.host, me.boot, child.pid, "0")
+    gone = WorkerIdentity(me.host, me.boot, child.pid, "0", me.pid_namespace)
     other = trial_id(storage, study.study_name, study.ask().number)
     gone.register(storage, other)
     assert "is gone" in dead_reason(storage.get_trial(other), me)
@@ -301,3 +283,16 @@ def _drop_study(url: str, name: str) -> None:
     storage = open_storage(url)
     if name in optuna.get_all_study_names(storage):
         optuna.delete_study(study_name=name, storage=storage)
+
+
+def test_a_worker_in_another_pid_namespace_is_judged_by_its_heartbeat():
+    """Containers on one host share hostname and boot id: a pid there is not a process here."""
+    study, storage = _in_memory_study()
+    held = trial_id(storage, study.study_name, study.ask().number)
+    me = WorkerIdentity.current()
+    assert me.pid_namespace.startswith("pid:")
+    elsewhere = WorkerIdentity(me.host, me.boot, 999_999, "1", "pid:[1]")  # no such process here
+    elsewhere.register(storage, held)
+    frozen = storage.get_trial(held)
+    assert dead_reason(frozen, me) is None  # its heartbeat is fresh
+    assert "sent no heartbeat" in dead_reason(frozen, me, now=time.time() + 3600)

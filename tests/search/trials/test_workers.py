@@ -111,25 +111,50 @@ def test_with_two_workers_this_process_runs_trials_beside_a_spawned_one(tmp_path
     assert len(pids) == 2 and process.pid in pids
 
 
-@pytest.mark.parametrize("ctrl_c", [True, False], ids=["ctrl-c", "sigterm-to-the-parent"])
-def test_an_interrupt_records_every_workers_trial_and_leaves_none_running(tmp_path, tiny_args, ctrl_c):
-    process = _start(tmp_path, tiny_args, trials=4, hold_s=600)
+def _interrupt(process: subprocess.Popen, meeting: Path, signals: list[tuple[float, bool]]) -> str:
+    """Once both workers met, send each (delay in seconds, whether to the whole group) as SIGINT to
+    the group (a terminal's Ctrl-C) or SIGTERM to the parent alone; its output once it ended."""
     try:
         deadline = time.monotonic() + 300
-        while len(list((tmp_path / "meeting").iterdir())) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if ctrl_c:
-            os.killpg(process.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
-        else:
-            process.send_signal(signal.SIGTERM)
+        while len(list(meeting.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for delay_s, group in signals:
+            time.sleep(delay_s)
+            if group:
+                os.killpg(process.pid, signal.SIGINT)
+            else:
+                process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=120)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+    return output
+
+
+@pytest.mark.parametrize("ctrl_c", [True, False], ids=["ctrl-c", "sigterm-to-the-parent"])
+def test_an_interrupt_records_every_workers_trial_and_leaves_none_running(tmp_path, tiny_args, ctrl_c):
+    process = _start(tmp_path, tiny_args, trials=4, hold_s=600)
+    output = _interrupt(process, tmp_path / "meeting", [(0.0, ctrl_c)])
     assert process.returncode == 130, output
     trials = _trials(str(tmp_path / "studies.db"))
     assert not [t for t in trials if t.state == TrialState.RUNNING]
     interrupted = [t for t in trials if t.user_attrs.get("outcome") == "interrupted"]
     pids = {t.system_attrs["hourglass_pid"] for t in interrupted}
     assert len(interrupted) == 2 and len(pids) == 2 and process.pid in pids
+
+
+@pytest.mark.parametrize(
+    "signals",
+    [[(0.0, True)], [(0.6, True)], [(1.3, True), (0.2, True)], [(2.1, True)]],
+    ids=["at-once", "0.6s", "1.3s-twice", "2.1s"],
+)
+def test_ctrl_c_at_any_moment_stops_the_study_cleanly(tmp_path, tiny_args, signals):
+    """Trials here take a moment of training and much more bookkeeping (the journal, the note), so
+    interrupts at these delays land in writes to the study as often as in training."""
+    process = _start(tmp_path, tiny_args, trials=500, hold_s=0)
+    output = _interrupt(process, tmp_path / "meeting", signals)
+    assert process.returncode == 130, output
+    trials = _trials(str(tmp_path / "studies.db"))  # the journal still reads
+    assert not [t for t in trials if t.state == TrialState.RUNNING], output
+    assert sum(counts(t) for t in trials) < 500
