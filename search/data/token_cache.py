@@ -93,15 +93,19 @@ class _SplitWriter:
 def _held_out_router(
     val_share: float, train: _SplitWriter, val: _SplitWriter
 ) -> Callable[[bytes], _SplitWriter]:
-    """Sends a document (its UTF-8 bytes) to validation when a hash of its text falls in ``val_share``:
-    the same choice on every machine, and identical documents always land in the same split."""
-    threshold = int(val_share * 2**64)
+    """Sends a document (its UTF-8 bytes) to validation when :func:`_held_out` says so."""
 
     def route(data: bytes) -> _SplitWriter:
-        digest = hashlib.blake2b(data, digest_size=8).digest()
-        return val if int.from_bytes(digest, "little") < threshold else train
+        return val if _held_out(data, val_share) else train
 
     return route
+
+
+def _held_out(data: bytes, val_share: float) -> bool:
+    """Whether a document (its UTF-8 bytes) is held out for validation: a hash of its text falls in
+    ``val_share``, the same choice on every machine, identical documents always in the same split."""
+    digest = hashlib.blake2b(data, digest_size=8).digest()
+    return int.from_bytes(digest, "little") < int(val_share * 2**64)
 
 
 def _tokenize(
@@ -121,15 +125,34 @@ def _tokenize(
         bar.update(sum(map(len, raw)))
 
 
-def _check_held_out(train: _SplitWriter, val: _SplitWriter, val_share: float) -> None:
+def _check_documents(
+    train_paths: Sequence[Path], val_paths: Sequence[Path] | None, text_field: str, val_share: float
+) -> None:
+    """Read every document once: bad data, and a held-out share that leaves a split empty (a tiny
+    corpus or share can), are refused before the cache's folder and lock exist (about 1 s for
+    130 MB), so a refused first run leaves nothing behind."""
+    held_out = kept = 0
+    for document in iter_documents(train_paths, text_field):
+        if not val_paths and _held_out(document.encode("utf-8"), val_share):
+            held_out += 1
+        else:
+            kept += 1
+    if val_paths:
+        for _ in iter_documents(val_paths, text_field):
+            pass
+    else:
+        _check_held_out(kept, held_out, val_share)
+
+
+def _check_held_out(train_documents: int, val_documents: int, val_share: float) -> None:
     """Both splits of a held-out share must hold documents (a tiny corpus or share can leave one empty)."""
-    total = train.documents + val.documents
-    if val.documents == 0:
+    total = train_documents + val_documents
+    if val_documents == 0:
         raise CorpusError(
             f"the held-out validation share {val_share} picked none of the {total} training documents; "
             "raise val_share or give validation files"
         )
-    if train.documents == 0:
+    if train_documents == 0:
         raise CorpusError(
             f"all {total} documents fell in the held-out validation share {val_share}; "
             "lower val_share or give validation files"
@@ -161,8 +184,6 @@ def _write_cache(
         finally:
             train.close()
             val.close()
-    if not val_paths:
-        _check_held_out(train, val, val_share)
     seconds = time.perf_counter() - began
     raw_bytes, tokens = train.bytes + val.bytes, train.tokens + val.tokens
     meta = {
@@ -268,10 +289,7 @@ def load_token_data(
     folder = root / key
     built = False
     if not _is_complete(folder):
-        # Reading every document first (about 1 s for 130 MB) refuses bad data before the cache's
-        # folder and lock exist: a refused first run leaves nothing behind.
-        for _ in iter_documents([*train_paths, *(val_paths or [])], text_field):
-            pass
+        _check_documents(train_paths, val_paths, text_field, val_share)
         waiting = f"waiting for another process to build the token cache {folder}"
         with exclusive_lock(root / f"{key}.lock", waiting):
             # Whoever held the lock before may have built it while this process waited.
