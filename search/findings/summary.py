@@ -103,15 +103,6 @@ def model_ranking(trials: Sequence[FrozenTrial], fit: ModelFit | None = None) ->
     return ModelRanking([(trials[i], float(means[i])) for i in order], fit)
 
 
-def model_pick(
-    trials: Sequence[FrozenTrial], study_seed: int, fit: ModelFit | None = None
-) -> ModelPick | None:
-    """The trial at the study's seed that the model, fitted on every completed trial, expects to
-    be best; None below ``MIN_TRIALS`` completed trials. ``fit`` as in :func:`model_ranking`."""
-    ranking = model_ranking(record.completed(trials), fit)
-    return ranking.pick(study_seed) if ranking else None
-
-
 def summarize(trials: Sequence[FrozenTrial], study_seed: int) -> StudySummary:
     """The summary of a study's trials (repeats ignored)."""
     complete = record.completed(trials)

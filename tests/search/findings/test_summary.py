@@ -7,7 +7,7 @@ from search.data.spec import DataSpec
 from search.findings.contents import StudyFindings
 from search.findings.note import MODEL_FIT_ATTR, current_findings, study_note
 from search.findings.recommend import MIN_TRIALS
-from search.findings.summary import model_pick, model_ranking, summarize
+from search.findings.summary import model_ranking, summarize
 from search.study.record import completed
 from search.study.settings import StudySettings, store_settings
 from search.training.run_config import RunConfig
@@ -44,7 +44,7 @@ def study_trials():
 def test_model_pick_is_the_schedule_with_good_neighbours_not_the_lucky_best():
     trials = study_trials()
     assert summarize(trials, 0).best.number == 11
-    pick = model_pick(trials, 0)
+    pick = findings(trials).pick
     assert pick is not None and pick.trial.number in range(6) and pick.seen == 12
     assert 4.45 < pick.expected < 4.6
 
@@ -52,7 +52,7 @@ def test_model_pick_is_the_schedule_with_good_neighbours_not_the_lucky_best():
 def test_model_pick_uses_every_seed_but_picks_at_the_study_seed():
     trials = study_trials()
     trials.append(trial(12, GOOD, 4.40, seed=1))  # another data order: evidence, not a pick
-    pick = model_pick(trials, 0)
+    pick = findings(trials).pick
     assert pick is not None and pick.trial.number != 12 and pick.seen == 13
 
 
@@ -64,13 +64,13 @@ def test_failed_repeated_and_infinite_trials_are_left_out():
         trial(22, near(GOOD, 8), math.inf),
     ]
     assert [t.number for t in completed(trials)] == list(range(12))
-    assert model_pick(trials, 0).seen == 12
+    assert findings(trials).pick.seen == 12
 
 
 def test_no_model_below_its_minimum_of_trials():
     few = study_trials()[: MIN_TRIALS - 1]
     assert model_ranking(completed(few)) is None
-    assert model_pick(few, 0) is None
+    assert findings(few).pick is None
 
 
 def settings() -> StudySettings:
