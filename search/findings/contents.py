@@ -94,9 +94,7 @@ def overview_table(f: StudyFindings) -> Table:
     data = ", ".join(base.data.train)
     if is_sample_corpus(base.data.train):
         data = "the sample corpus shipped with hourglass: a demonstration of the loop, not a finding"
-    passes = next(
-        (t.user_attrs["passes"] for t in record.completed(f.trials) if "passes" in t.user_attrs), None
-    )
+    passes = next((p for t in record.completed(f.trials) if (p := record.passes(t)) is not None), None)
     trained = f"{base.train.tokens:,}" + (f" ({passes:.2f} passes over the training data)" if passes else "")
     facts = (
         ("preset", f"{f.settings.preset} ({base.model.params:,} parameters)"),

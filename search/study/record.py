@@ -30,6 +30,8 @@ REASON = "reason"
 CONFIG = "config"
 PARAMS = "params"
 VAL_LOSS = "val_loss"
+VAL_BPB = "val_bpb"
+PASSES = "passes"
 LOSS_CURVE = "loss_curve"
 WALL_S = "wall_s"
 
@@ -145,6 +147,11 @@ def role(trial: AnyTrial, study_seed: int) -> str:
 def outcome(trial: FrozenTrial) -> str:
     """How the trial ended (complete, pruned, diverged, repeat, ...) or its state while it runs."""
     return trial.user_attrs.get(OUTCOME, trial.state.name.lower())
+
+
+def passes(trial: FrozenTrial) -> float | None:
+    """How many times the trial's training went over its training data, when its objective said."""
+    return trial.user_attrs.get(PASSES)
 
 
 def run_config(trial: FrozenTrial) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from search.findings.candidates import ConfirmPlan
 from search.findings.confirmation import Confirmation, StoredRun, store_confirmation, store_run
 from search.findings.note import update_study_note
 from search.findings.verdicts import Trained, summarize_confirmation
+from search.study import record
 from search.training.outcome import TrainingFailed
 from search.trials.objective import Objective
 
@@ -36,9 +37,9 @@ def train_missing(
             seed=seed,
             tokens=plan.tokens,
             val_loss=evaluation.value,
-            val_bpb=evaluation.attrs.get("val_bpb"),
-            wall_s=evaluation.attrs.get("wall_s"),
-            passes=evaluation.attrs.get("passes"),
+            val_bpb=evaluation.attrs.get(record.VAL_BPB),
+            wall_s=evaluation.attrs.get(record.WALL_S),
+            passes=evaluation.attrs.get(record.PASSES),
         )
         store_run(study, run)
         trained.losses[(run.schedule, run.seed, run.tokens)] = run.val_loss
