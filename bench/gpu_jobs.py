@@ -11,18 +11,14 @@ Every run returns its figures and its per-step loss curve.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import queue
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 from bench import step_variants
-from search.data.prepare import PreparedData
-from search.data.token_cache import open_token_cache
-from search.data.tokenizer import TokenizerHandle
-from search.training.devices import training_device
+from search.data.prepare import PreparedData, SentData
+from search.training.devices import children_see_only, training_device
 from search.training.outcome import TrainingFailed
 from search.training.run_config import RunConfig
 from search.training.trainer import train
@@ -41,15 +37,6 @@ class Job:
     variant: Variant = "default"
 
 
-@dataclass(frozen=True)
-class _Data:
-    """Prepared data as a child process opens it: the token arrays go as their cache folder."""
-
-    tokenizer: TokenizerHandle
-    folder: str
-    key: str
-
-
 def use_variant(variant: Variant) -> None:
     """Switch this process to ``variant``'s kernels (for the rest of its life)."""
     if variant == "tensor-code":
@@ -61,7 +48,7 @@ def use_variant(variant: Variant) -> None:
 def run_jobs(jobs: Sequence[Job], prepared: PreparedData, gpus: Sequence[int]) -> list[dict[str, Any]]:
     """Train every job, spread over ``gpus`` (this process trains nothing); results in job order,
     each its summary, loss curve, label and variant, or the reason it failed."""
-    data = _Data(prepared.tokenizer, str(prepared.tokens.path), prepared.tokens.key)
+    data = SentData.of(prepared)
     results: dict[int, dict[str, Any]] = {}
     context = multiprocessing.get_context("spawn")
     for variant in VARIANTS:
@@ -78,11 +65,9 @@ def run_jobs(jobs: Sequence[Job], prepared: PreparedData, gpus: Sequence[int]) -
         ]
         for _ in workers:
             todo.put(None)
-        saved = os.environ.get("CUDA_VISIBLE_DEVICES")
         for gpu, worker in zip(gpus, workers, strict=False):
-            os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu)  # a spawned child reads it at start
-            worker.start()
-        _restore(saved)
+            with children_see_only(gpu):
+                worker.start()
         for _ in mine:
             index, result = _next_result(done, workers)
             results[index] = result
@@ -106,12 +91,12 @@ def _next_result(
 def _work(
     gpu: int,
     variant: Variant,
-    data: _Data,
+    data: SentData,
     todo: multiprocessing.Queue[tuple[int, Job] | None],
     done: multiprocessing.Queue[tuple[int, dict[str, Any]]],
 ) -> None:
     use_variant(variant)
-    prepared = PreparedData(open_token_cache(Path(data.folder), data.key), data.tokenizer)
+    prepared = data.open()
     device = training_device()
     while (item := todo.get()) is not None:
         index, job = item
@@ -123,10 +108,3 @@ def _work(
         else:
             result |= {**trained.summary(), "loss_curve": trained.loss_curve}
         done.put((index, result))
-
-
-def _restore(saved: str | None) -> None:
-    if saved is None:
-        os.environ.pop("CUDA_VISIBLE_DEVICES", None)
-    else:
-        os.environ["CUDA_VISIBLE_DEVICES"] = saved

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from search.data.corpus import resolve_inputs
 from search.data.spec import DataSpec
-from search.data.token_cache import TokenData, load_token_data
+from search.data.token_cache import TokenData, load_token_data, open_token_cache
 from search.data.tokenizer import TokenizerHandle, resolve_tokenizer
 
 
@@ -16,6 +17,25 @@ class PreparedData:
 
     tokens: TokenData
     tokenizer: TokenizerHandle
+
+
+@dataclass(frozen=True)
+class SentData:
+    """Prepared data as a spawned process receives it: the token arrays go as their cache folder,
+    since memory maps would be pickled as copies of the whole corpus."""
+
+    tokenizer: TokenizerHandle
+    token_cache: Path
+    token_key: str
+
+    @classmethod
+    def of(cls, prepared: PreparedData) -> SentData:
+        """What to send of ``prepared``."""
+        return cls(prepared.tokenizer, prepared.tokens.path, prepared.tokens.key)
+
+    def open(self) -> PreparedData:
+        """The sender's token cache, mapped again in this process."""
+        return PreparedData(open_token_cache(self.token_cache, self.token_key), self.tokenizer)
 
 
 def prepare_data(spec: DataSpec, vocab_size: int, progress: bool = True) -> PreparedData:

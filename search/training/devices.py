@@ -3,6 +3,9 @@ command's --help and its input errors do not wait for it."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -31,3 +34,28 @@ def default_preset() -> tuple[str, str]:
         name = torch.cuda.get_device_name(0)
         return GPU_DEFAULT_PRESET, f"CUDA GPU found ({name}): using the '{GPU_DEFAULT_PRESET}' preset"
     return CPU_DEFAULT_PRESET, f"no CUDA GPU: using the CPU-sized '{CPU_DEFAULT_PRESET}' preset"
+
+
+def visible_device(visible: str | None, gpu: int) -> str:
+    """The ``CUDA_VISIBLE_DEVICES`` entry of GPU number ``gpu`` as this process numbers them:
+    ``--gpus`` counts the GPUs this process sees, which ``visible`` (when set) already narrows."""
+    if visible is None:
+        return str(gpu)
+    return [entry.strip() for entry in visible.split(",")][gpu]
+
+
+@contextmanager
+def children_see_only(gpu: int | None) -> Iterator[None]:
+    """While inside, this process's environment names only GPU ``gpu`` (numbered as this process
+    sees them; None leaves it as it is): a process spawned meanwhile reads it at its start and sees
+    that GPU alone. Restored on leaving."""
+    saved = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if gpu is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = visible_device(saved, gpu)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+        else:
+            os.environ["CUDA_VISIBLE_DEVICES"] = saved

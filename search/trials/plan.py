@@ -12,11 +12,10 @@ from optuna.storages import BaseStorage
 
 from model.presets import get_preset
 from search.data.corpus import resolve_inputs, split_name_warnings
-from search.data.prepare import PreparedData, prepare_data
+from search.data.prepare import PreparedData, SentData, prepare_data
 from search.data.sample_corpus import is_sample_corpus, sample_corpus
 from search.data.spec import DataSpec
-from search.data.token_cache import open_token_cache
-from search.data.tokenizer import TokenizerHandle, load_tokenizer
+from search.data.tokenizer import load_tokenizer
 from search.options.search_options import SearchOptions
 from search.study.opening import check_resumable, open_study, peek_settings
 from search.study.samplers import make_pruner, make_sampler
@@ -173,20 +172,6 @@ def _visible_gpus(asked: tuple[int, ...] | None) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True)
-class SentData:
-    """Prepared data as a spawned worker receives it: the token arrays go as their cache folder,
-    since memory maps would be pickled as copies of the whole corpus."""
-
-    tokenizer: TokenizerHandle
-    token_cache: Path
-    token_key: str
-
-    def open(self) -> PreparedData:
-        """The parent's token cache, mapped again in this process."""
-        return PreparedData(open_token_cache(self.token_cache, self.token_key), self.tokenizer)
-
-
-@dataclass(frozen=True)
 class WorkerPlan:
     """A checked plan as a spawned worker receives it, to be opened there without checking,
     hashing or running git again: the parent did all that, the settings carry its provenance,
@@ -200,10 +185,7 @@ class WorkerPlan:
 def plan_for_worker(plan: SearchPlan) -> WorkerPlan:
     """What a spawned worker of ``plan`` needs, for one worker on the one GPU (or none) it sees."""
     options = plan.options.model_copy(update={"gpus": None, "workers": 1})
-    prepared = plan.prepared
-    data = None
-    if prepared is not None:
-        data = SentData(prepared.tokenizer, prepared.tokens.path, prepared.tokens.key)
+    data = SentData.of(plan.prepared) if plan.prepared is not None else None
     return WorkerPlan(options=options, settings=plan.settings, data=data)
 
 

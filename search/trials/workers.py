@@ -16,6 +16,7 @@ import torch
 
 from search.findings.dashboard import save_dashboard_figures
 from search.study.storage import artifact_dir
+from search.training.devices import children_see_only
 from search.trials.objective import make_objective
 from search.trials.periodic import Periodic
 from search.trials.plan import SearchPlan, WorkerPlan, open_plan_study, open_worker_plan, plan_for_worker
@@ -129,15 +130,9 @@ def _start_child(plan: SearchPlan, sent: WorkerPlan, index: int, threads: int) -
     """Spawn worker ``index``; it sees only its own GPU. (Fork is unsafe with CUDA and threads.)"""
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
-    saved = os.environ.get("CUDA_VISIBLE_DEVICES")
-    # A spawned child inherits the environment at start.
-    if plan.gpus:
-        os.environ["CUDA_VISIBLE_DEVICES"] = visible_device(saved, plan.gpus[index])
-    try:
+    with children_see_only(plan.gpus[index] if plan.gpus else None):
         process = context.Process(target=_child, args=(receiver, index, threads), name=f"worker-{index}")
         process.start()
-    finally:
-        _restore_env("CUDA_VISIBLE_DEVICES", saved)
     receiver.close()
     # The child reads its plan only after its imports, seconds later, and a plan larger than the
     # pipe's buffer (a 16k-token tokenizer is) blocks its writer until then: passed to start(),
@@ -152,14 +147,6 @@ def _send(connection: Connection, sent: WorkerPlan) -> None:
             connection.send(sent)
     except OSError:
         pass  # the child ended before reading its plan; its exit code says why
-
-
-def visible_device(visible: str | None, gpu: int) -> str:
-    """The ``CUDA_VISIBLE_DEVICES`` entry of GPU number ``gpu`` as this process numbers them:
-    ``--gpus`` counts the GPUs this process sees, which ``visible`` (when set) already narrows."""
-    if visible is None:
-        return str(gpu)
-    return [entry.strip() for entry in visible.split(",")][gpu]
 
 
 def cores_per_worker(workers: int) -> int:
@@ -188,10 +175,3 @@ def _child(receiver: Connection, index: int, threads: int) -> None:
         sys.exit(130)
     log(result.reason)
     sys.exit(result.exit_code)
-
-
-def _restore_env(name: str, value: str | None) -> None:
-    if value is None:
-        os.environ.pop(name, None)
-    else:
-        os.environ[name] = value

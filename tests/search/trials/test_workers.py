@@ -16,7 +16,7 @@ from search.study.record import counts
 from search.study.storage import open_storage
 from search.training.run_config import RunConfig
 from search.trials.plan import make_plan, open_worker_plan, plan_for_worker
-from search.trials.workers import cores_per_worker, visible_device
+from search.trials.workers import cores_per_worker
 from tests.search.trials.test_faults import POSTGRES, needs_postgres
 
 PROJECT = Path(__file__).resolve().parents[3]
@@ -43,12 +43,6 @@ def test_workers_share_the_cores_and_each_gets_at_least_one():
     assert cores_per_worker(cores) == 1
     assert cores_per_worker(4 * cores) == 1
     assert cores_per_worker(2) * 2 <= max(2, cores)
-
-
-def test_a_spawned_worker_gets_the_gpu_this_process_numbers_so():
-    assert visible_device(None, 1) == "1"
-    assert visible_device("2,3", 1) == "3"
-    assert visible_device("GPU-aa, GPU-bb", 0) == "GPU-aa"
 
 
 def test_a_worker_receives_the_checked_plan_without_checking_it_again(tmp_path, tiny_args):
