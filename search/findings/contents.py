@@ -75,8 +75,12 @@ class StudyFindings:
 def gather_findings(study: optuna.Study, fit: ModelFit | None = None) -> StudyFindings:
     """The findings of ``study``; ``fit`` reuses the model's kernel settings fitted earlier.
     ValueError for a study not made by Hourglass."""
+    return findings_of(study, study.get_trials(deepcopy=False), fit)
+
+
+def findings_of(study: optuna.Study, trials: list[FrozenTrial], fit: ModelFit | None = None) -> StudyFindings:
+    """The findings of ``study`` from ``trials``, its trials as the caller has just read them."""
     settings = study_settings(study)
-    trials = study.get_trials(deepcopy=False)
     return StudyFindings(
         name=study.study_name,
         settings=settings,

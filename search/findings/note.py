@@ -7,7 +7,7 @@ from dataclasses import asdict
 import optuna
 from optuna_dashboard import save_note
 
-from search.findings.contents import StudyFindings, gather_findings, note_sections
+from search.findings.contents import StudyFindings, findings_of, note_sections
 from search.findings.markdown import to_markdown
 from search.findings.recommend import ModelFit
 from search.study import record
@@ -32,9 +32,9 @@ def current_findings(study: optuna.Study) -> StudyFindings:
     """The study's findings, with the model's kernel settings stored in the study while they are
     fresh enough; new settings are fitted and stored when the trials have grown by ``REFIT_GROWTH``."""
     stored = study.user_attrs.get(MODEL_FIT_ATTR)
-    completed = len(record.completed(study.get_trials(deepcopy=False)))
-    fresh = stored is not None and completed < stored["trials"] * REFIT_GROWTH
-    findings = gather_findings(study, ModelFit(**stored["fit"]) if fresh else None)
+    trials = study.get_trials(deepcopy=False)
+    fresh = stored is not None and len(record.completed(trials)) < stored["trials"] * REFIT_GROWTH
+    findings = findings_of(study, trials, ModelFit(**stored["fit"]) if fresh else None)
     if findings.ranking is not None and not fresh:
         fit = findings.ranking.fit
         study.set_user_attr(MODEL_FIT_ATTR, {"trials": len(findings.ranking.ranked), "fit": asdict(fit)})
