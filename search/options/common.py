@@ -10,6 +10,7 @@ from typing import Annotated, TypeVar
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from search.options.counts import parse_count
+from search.study.settings import BUILTIN_OBJECTIVE
 from search.study.storage import check_study_name
 
 Options = TypeVar("Options", bound=BaseModel)
@@ -19,9 +20,18 @@ def _count(value: object) -> object:
     return parse_count(value) if isinstance(value, str) else value
 
 
+def _objective_form(spec: str) -> str:
+    module, _, function = spec.partition(":")
+    if spec != BUILTIN_OBJECTIVE and (not module or not function):
+        raise ValueError(f"must look like module:function, got '{spec}'")
+    return spec
+
+
 # A count as users type it ("20M", "1.5B", "500000").
 Count = Annotated[int, BeforeValidator(_count)]
 StudyName = Annotated[str, AfterValidator(check_study_name)]
+# What scores a config: the built-in trainer, or a user's ``module:function``.
+ObjectiveName = Annotated[str, AfterValidator(_objective_form)]
 
 
 class StudyOptions(BaseModel):

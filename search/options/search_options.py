@@ -8,7 +8,14 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, field_validator
 
 from model.presets import PRESETS, get_preset
-from search.options.common import Count, StudyOptions, add_study_options, command_parser, read_options
+from search.options.common import (
+    Count,
+    ObjectiveName,
+    StudyOptions,
+    add_study_options,
+    command_parser,
+    read_options,
+)
 from search.study.samplers import PRUNERS, SAMPLERS
 from search.study.settings import BUILTIN_OBJECTIVE
 from space.spaces import SPACES
@@ -45,7 +52,9 @@ class SearchOptions(StudyOptions):
         None, description="GPUs to use, one worker each; None: every visible GPU"
     )
     workers: int = Field(1, ge=1, description="worker processes on CPU")
-    objective: str = Field(BUILTIN_OBJECTIVE, description="module:function scoring a config, or builtin")
+    objective: ObjectiveName = Field(
+        BUILTIN_OBJECTIVE, description="module:function scoring a config, or builtin"
+    )
     wandb: bool = False
     deterministic: bool = False
 
@@ -55,14 +64,6 @@ class SearchOptions(StudyOptions):
         if name is not None:
             get_preset(name)
         return name
-
-    @field_validator("objective")
-    @classmethod
-    def _objective_form(cls, spec: str) -> str:
-        module, _, function = spec.partition(":")
-        if spec != BUILTIN_OBJECTIVE and (not module or not function):
-            raise ValueError(f"must look like module:function, got '{spec}'")
-        return spec
 
     @property
     def builtin_objective(self) -> bool:

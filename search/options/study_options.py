@@ -5,11 +5,17 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from search.findings.winner import Rule
-from search.options.common import Count, StudyOptions, add_study_options, command_parser, read_options
-from search.study.settings import BUILTIN_OBJECTIVE
+from search.options.common import (
+    Count,
+    ObjectiveName,
+    StudyOptions,
+    add_study_options,
+    command_parser,
+    read_options,
+)
 
 
 class ExportOptions(StudyOptions):
@@ -39,15 +45,9 @@ class ConfirmOptions(StudyOptions):
     top: int = Field(3, ge=1)
     seeds: int = Field(5, ge=1)
     tokens: Count | None = Field(None, ge=1)
-    objective: str | None = Field(None, description="module:function; must be the study's own objective")
-
-    @field_validator("objective")
-    @classmethod
-    def _objective_form(cls, spec: str | None) -> str | None:
-        module, _, function = (spec or "").partition(":")
-        if spec is not None and spec != BUILTIN_OBJECTIVE and (not module or not function):
-            raise ValueError(f"must look like module:function, got '{spec}'")
-        return spec
+    objective: ObjectiveName | None = Field(
+        None, description="module:function; must be the study's own objective"
+    )
 
 
 class ReportOptions(StudyOptions):
