@@ -35,10 +35,16 @@ def check_journal_path(storage: str) -> None:
     path = Path(storage)
     if path.is_dir():
         raise StorageError(f"storage {path} is a folder; give a file path such as {path / 'studies.db'}")
-    if path.exists() and path.read_bytes()[: len(_SQLITE_HEADER)] == _SQLITE_HEADER:
+    if path.exists() and _header(path) == _SQLITE_HEADER:
         raise StorageError(f"{path} is a SQLite database; pass --storage sqlite:///{path}")
     if not path.parent.exists():
         raise StorageError(f"folder {path.parent} for storage {path} does not exist")
+
+
+def _header(path: Path) -> bytes:
+    """The first bytes of ``path``, as many as a SQLite header holds: a journal grows with its study."""
+    with path.open("rb") as file:
+        return file.read(len(_SQLITE_HEADER))
 
 
 def open_storage(storage: str) -> BaseStorage:
@@ -52,10 +58,9 @@ def open_storage(storage: str) -> BaseStorage:
 def open_if_present(storage: str) -> BaseStorage | None:
     """The storage ``storage`` names when it exists already (a URL always does), else None; a
     journal file is never created here."""
-    if not is_url(storage):
+    if not is_url(storage) and not Path(storage).exists():
         check_journal_path(storage)
-        if not Path(storage).exists():
-            return None
+        return None
     return open_storage(storage)
 
 
