@@ -50,12 +50,14 @@ class SearchSpace(ABC):
         return Schedule.from_units(self.budget, fit_to_budget(profile, self.budget))
 
     def _suggest_mult(self, trial: optuna.trial.BaseTrial, name: str, low: float, high: float) -> float:
-        if self.budget.granularity == 1 and low == int(low) and high == int(high):
-            return trial.suggest_int(name, int(low), int(high))
-        return trial.suggest_float(name, low, high, step=1 / self.budget.granularity)
+        distribution = self._mult_distribution(low, high)
+        if isinstance(distribution, IntDistribution):
+            return trial.suggest_int(name, distribution.low, distribution.high)
+        return trial.suggest_float(name, distribution.low, distribution.high, step=distribution.step)
 
-    def _mult_distribution(self, low: float, high: float) -> BaseDistribution:
-        """The distribution :meth:`_suggest_mult` asks for over ``[low, high]``."""
+    def _mult_distribution(self, low: float, high: float) -> IntDistribution | FloatDistribution:
+        """A multiplier's distribution over ``[low, high]``: whole numbers when the budget's
+        granularity is 1 and both ends are whole, else steps of 1 / granularity."""
         if self.budget.granularity == 1 and low == int(low) and high == int(high):
             return IntDistribution(int(low), int(high))
         return FloatDistribution(low, high, step=1 / self.budget.granularity)
