@@ -21,6 +21,7 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from search.findings.dashboard import save_dashboard_figures
+from search.findings.formatting import mults_text
 from search.findings.note import update_study_note
 from search.study import record
 from search.study.opening import enqueue_schedule
@@ -255,7 +256,7 @@ class Worker:
     def _line(self, trial: optuna.Trial, outcome: str, reason: str, value: float | None) -> str:
         """One line per finished trial: number, seed, role, outcome, schedule, result, wall time."""
         study_seed = self.settings.base.seed
-        mults = ",".join(map(str, record.known_mults(trial) or ()))
+        mults = mults_text(record.known_mults(trial) or ())
         shown = f"val_loss {value:.4f}" if value is not None else reason
         wall = trial.user_attrs.get(record.WALL_S)
         took = f"  {wall:.1f} s" if wall is not None else ""
