@@ -1,6 +1,7 @@
 """How noisy is one trial? ``python -m bench.noise --preset small --data ... --val-data ...``
 
-Trains a fixed panel of six schedules spread over the space (``bench.panel``) with the preset's
+Trains a fixed panel of six schedules spread over the space (``bench.panel``; ``--schedules``
+chooses others) with the preset's
 recipe and the kernels a study uses: each ``--repeats`` times at the study seed (0) and once at
 each further seed up to ``--seeds``. For ``--variant-schedules`` it also repeats at seed 0 with
 the project's three ops replaced by their tensor-code twins and with flash attention instead of
@@ -19,12 +20,21 @@ import argparse
 import json
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
 from bench.gpu_jobs import Job, run_jobs
-from bench.panel import PANEL, add_panel_options, chosen_gpus, panel_base, panel_schedule, print_report
+from bench.panel import (
+    PANEL,
+    add_panel_options,
+    add_schedules_option,
+    chosen_gpus,
+    named_schedules,
+    panel_base,
+    panel_schedule,
+    print_report,
+)
 from search.findings.stats import pooled_sd
 from search.training.run_config import RunConfig
 
@@ -36,12 +46,17 @@ MAX_SPIKE = 0.05
 
 
 def panel_jobs(
-    base: RunConfig, repeats: int, seeds: int, variant_schedules: Sequence[str], variant_repeats: int
+    base: RunConfig,
+    schedules: Mapping[str, Sequence[int | float]],
+    repeats: int,
+    seeds: int,
+    variant_schedules: Sequence[str],
+    variant_repeats: int,
 ) -> list[Job]:
     """Every run of the measurement, labelled ``schedule/variant/seed/repeat``."""
     jobs = []
-    for name in PANEL:
-        run = base.variant(schedule=panel_schedule(base, name))
+    for name, mults in schedules.items():
+        run = base.variant(schedule=panel_schedule(base, mults))
         jobs += [Job(f"{name}/default/0/{r}", run.variant(seed=STUDY_SEED)) for r in range(repeats)]
         jobs += [Job(f"{name}/default/{s}/0", run.variant(seed=s)) for s in range(STUDY_SEED + 1, seeds)]
         if name in variant_schedules:
@@ -63,11 +78,14 @@ def _spread(groups: Sequence[Sequence[float]]) -> dict[str, Any] | None:
     return None if estimate is None else asdict(estimate)
 
 
-def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Per schedule and pooled figures from the runs (failed runs are listed, not counted)."""
+def summarize(
+    results: Sequence[dict[str, Any]], panel: Mapping[str, Sequence[int | float]]
+) -> dict[str, Any]:
+    """Per schedule and pooled figures from the runs of ``panel``'s schedules (failed runs are
+    listed, not counted)."""
     ok = [r for r in results if "val_loss" in r]
     schedules: dict[str, dict[str, Any]] = {}
-    for name in PANEL:
+    for name, mults in panel.items():
         default = [r for r in ok if _parts(r["label"])[:2] == (name, "default")]
         repeats = [r["val_loss"] for r in default if _parts(r["label"])[2] == STUDY_SEED]
         by_seed: dict[int, float] = {}
@@ -77,7 +95,7 @@ def summarize(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
             continue
         seed_means = {s: statistics.fmean(repeats) if s == STUDY_SEED else v for s, v in by_seed.items()}
         schedules[name] = {
-            "mults": list(PANEL[name]),
+            "mults": list(mults),
             "repeats": repeats,
             "repeat": _spread([repeats]),
             "seeds": by_seed,
@@ -164,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.noise", description=__doc__.split("\n")[0])
     add_panel_options(parser)
     add = parser.add_argument
+    add("--tokens", help="training tokens per run, e.g. 20M (default: the preset's)")
+    add_schedules_option(parser, PANEL)
     add("--repeats", type=int, default=3, help="runs of each schedule at the study seed (default 3)")
     add("--seeds", type=int, default=3, help="seeds per schedule, the study's included (default 3)")
     add(
@@ -174,10 +194,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     add("--variant-repeats", type=int, default=2, help="runs per variant and schedule (default 2)")
     args = parser.parse_args(argv)
-    base, prepared = panel_base(args)
-    jobs = panel_jobs(base, args.repeats, args.seeds, args.variant_schedules, args.variant_repeats)
+    try:
+        schedules = named_schedules(args.schedules, args.preset)
+    except ValueError as e:
+        parser.error(str(e))
+    if unknown := set(args.variant_schedules) - set(schedules):
+        parser.error(f"--variant-schedules {' '.join(sorted(unknown))}: not among --schedules")
+    base, prepared = panel_base(args, args.tokens)
+    jobs = panel_jobs(base, schedules, args.repeats, args.seeds, args.variant_schedules, args.variant_repeats)
     results = run_jobs(jobs, prepared, chosen_gpus(args.gpus))
-    summary = summarize(results)
+    summary = summarize(results, schedules)
     report = {
         "preset": args.preset,
         "tokens": base.train.tokens,

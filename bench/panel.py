@@ -1,21 +1,24 @@
-"""The fixed panel of schedules the noise and recipe benchmarks train, spread over the space, and
-what both need to set up their runs: the preset's run on prepared data, and the GPUs to use."""
+"""The fixed panel of schedules the noise, recipe and fidelity benchmarks train, spread over the
+space, and what they need to set up their runs: the schedules asked for, the preset's run on
+prepared data, and the GPUs to use."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import ValidationError
 
 from model.presets import PRESETS, get_preset
 from search.data.prepare import PreparedData, prepare_data
 from search.data.spec import DataSpec
 from search.options.counts import parse_count
 from search.training.run_config import RunConfig
-from space.schedule import Schedule
+from space.schedule import Schedule, parse_mults
 from space.spec import HAND_FOUND
 
 # Name -> multipliers (12 layers, sum 48): the baselines, the extremes of width at either end, the
@@ -30,29 +33,68 @@ PANEL: dict[str, tuple[int, ...]] = {
 }
 
 
-def add_panel_options(parser: argparse.ArgumentParser) -> None:
-    """What every panel benchmark takes: preset, tokens, data, GPUs and the JSON output."""
+def add_panel_options(parser: argparse.ArgumentParser, data_required: bool = True) -> None:
+    """What every panel benchmark takes: preset, data, GPUs and the JSON output."""
     add = parser.add_argument
     add("--preset", default="small", help=f"{', '.join(PRESETS)} (default small)")
-    add("--tokens", help="training tokens per run, e.g. 20M (default: the preset's)")
-    add("--data", nargs="+", required=True, help="training files, folders or globs")
+    add("--data", nargs="+", required=data_required, default=[], help="training files, folders or globs")
     add("--val-data", nargs="+", default=[], help="validation files (default: a held-out share)")
     add("--gpus", help="GPUs to spread the runs over, e.g. 0,1,2,3 (default: every visible GPU, or the CPU)")
     add("--out", help="also write the JSON report to this file")
 
 
-def panel_base(args: argparse.Namespace) -> tuple[RunConfig, PreparedData]:
-    """The preset's run (its default recipe, seed 0) on the prepared data; ``--tokens`` replaces
-    the budget."""
+def add_schedules_option(parser: argparse.ArgumentParser, default: Sequence[str]) -> None:
+    """``--schedules``: panel names or multiplier lists."""
+    parser.add_argument(
+        "--schedules",
+        nargs="+",
+        default=list(default),
+        help=f"panel schedules ({', '.join(PANEL)}) or multipliers, e.g. 8,4,4,4,3,3,3,3,4,4,4,4 or "
+        f"mine=8,4,4,4,3,3,3,3,4,4,4,4 (default: {' '.join(default)})",
+    )
+
+
+def panel_base(args: argparse.Namespace, tokens: str | None = None) -> tuple[RunConfig, PreparedData]:
+    """The preset's run (its default recipe, seed 0) on the prepared data; ``tokens`` (e.g. 20M)
+    replaces the budget."""
     data = DataSpec(train=tuple(args.data), val=tuple(args.val_data))
     prepared = prepare_data(data, get_preset(args.preset).model.vocab_size)
     run = RunConfig.from_preset(args.preset, data, prepared)
-    return run.variant(tokens=parse_count(args.tokens) if args.tokens else None), prepared
+    return run.variant(tokens=parse_count(tokens) if tokens else None), prepared
 
 
-def panel_schedule(run: RunConfig, name: str) -> Schedule:
-    """The panel schedule ``name`` on ``run``'s budget."""
-    return Schedule(budget=run.model.budget, mults=PANEL[name])
+def named_schedules(entries: Sequence[str], preset: str) -> dict[str, tuple[int | float, ...]]:
+    """``--schedules`` as name -> multipliers, each checked against ``preset``'s budget before any
+    data is read: a panel name stands for its schedule, ``NAME=8,4,...`` or ``8,4,...`` (named by
+    itself) for the multipliers given."""
+    budget = get_preset(preset).model.budget
+    named: dict[str, tuple[int | float, ...]] = {}
+    for entry in entries:
+        name, _, text = entry.rpartition("=") if "=" in entry else (entry, "", entry)
+        if entry in PANEL:
+            mults: tuple[int | float, ...] = PANEL[entry]
+        elif "," in text and "/" not in name:
+            try:
+                mults = tuple(Schedule(budget=budget, mults=parse_mults(text)).mults)
+            except ValidationError as e:
+                problems = "; ".join(p["msg"].removeprefix("Value error, ") for p in e.errors())
+                raise ValueError(f"--schedules {entry}: {problems}") from None
+            except ValueError as e:
+                raise ValueError(f"--schedules {entry}: {e}") from None
+        else:
+            raise ValueError(
+                f"--schedules: '{entry}' is neither a panel schedule ({', '.join(PANEL)}) nor "
+                "multipliers such as 8,4,4,4,3,3,3,3,4,4,4,4 or name=8,4,... (a name without '/')"
+            )
+        if name in named:
+            raise ValueError(f"--schedules: '{name}' is given twice")
+        named[name] = mults
+    return named
+
+
+def panel_schedule(run: RunConfig, mults: Sequence[int | float]) -> Schedule:
+    """The schedule of ``mults`` on ``run``'s budget."""
+    return Schedule(budget=run.model.budget, mults=tuple(mults))
 
 
 def chosen_gpus(text: str | None) -> list[int]:

@@ -12,24 +12,35 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bench.gpu_jobs import Job, run_jobs
-from bench.panel import add_panel_options, chosen_gpus, panel_base, panel_schedule, print_report
+from bench.panel import (
+    add_panel_options,
+    add_schedules_option,
+    chosen_gpus,
+    named_schedules,
+    panel_base,
+    panel_schedule,
+    print_report,
+)
 from search.training.run_config import RunConfig
 
 SCHEDULES = ("uniform", "wide-first", "wide-last")
 
 
 def recipe_jobs(
-    base: RunConfig, schedules: Sequence[str], lrs: Sequence[float], warmups: Sequence[float]
+    base: RunConfig,
+    schedules: Mapping[str, Sequence[int | float]],
+    lrs: Sequence[float],
+    warmups: Sequence[float],
 ) -> list[Job]:
     """One run per schedule, peak learning rate and warm-up share, labelled ``schedule/lr/warmup``."""
     return [
         Job(
             f"{name}/{lr:g}/{warmup:g}",
-            base.variant(schedule=panel_schedule(base, name), lr=lr, warmup_frac=warmup),
+            base.variant(schedule=panel_schedule(base, schedules[name]), lr=lr, warmup_frac=warmup),
         )
         for name, lr, warmup in itertools.product(schedules, lrs, warmups)
     ]
@@ -95,19 +106,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.recipe", description=__doc__.split("\n")[0])
     add_panel_options(parser)
     add = parser.add_argument
+    add("--tokens", help="training tokens per run, e.g. 20M (default: the preset's)")
     add("--lr", type=float, nargs="+", default=[1e-3, 2e-3, 3e-3], help="peak learning rates")
     add("--warmup", type=float, nargs="+", default=[0.05, 0.1, 0.2, 0.3], help="warm-up shares of the steps")
-    add(
-        "--schedules",
-        nargs="+",
-        default=list(SCHEDULES),
-        help="panel schedules (default: uniform and the extremes)",
-    )
+    add_schedules_option(parser, SCHEDULES)
     args = parser.parse_args(argv)
-    base, prepared = panel_base(args)
-    results = run_jobs(
-        recipe_jobs(base, args.schedules, args.lr, args.warmup), prepared, chosen_gpus(args.gpus)
-    )
+    try:
+        schedules = named_schedules(args.schedules, args.preset)
+    except ValueError as e:
+        parser.error(str(e))
+    base, prepared = panel_base(args, args.tokens)
+    results = run_jobs(recipe_jobs(base, schedules, args.lr, args.warmup), prepared, chosen_gpus(args.gpus))
     summary = summarize(results)
     report = {
         "preset": args.preset,

@@ -65,3 +65,19 @@ def test_the_recipe_sweep_ranks_recipes_by_their_worst_gap(data_args, capsys) ->
     assert len(gaps) == 4 and min(gaps) >= 0
     for name, best in report["best"].items():
         assert best["val_loss"] == min(r["val_loss"] for r in report["runs"] if r["schedule"] == name)
+
+
+def test_the_noise_panel_takes_chosen_schedules_by_name_or_multipliers(data_args, capsys) -> None:
+    ramp_like = "2,2,3,3,3,4,4,5,5,5,7,5"
+    argv = [*data_args, "--schedules", "hand-found", ramp_like, "--repeats", "2", "--seeds", "1"]
+    assert noise.main([*argv, "--variant-schedules"]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert list(report["schedules"]) == ["hand-found", ramp_like]
+    assert report["schedules"][ramp_like]["mults"] == [2, 2, 3, 3, 3, 4, 4, 5, 5, 5, 7, 5]
+    assert len(report["runs"]) == 4 and report["pooled"]["seed_sd"] is None
+
+
+def test_variant_schedules_outside_the_chosen_ones_are_refused(data_args, capsys) -> None:
+    with pytest.raises(SystemExit):
+        noise.main([*data_args, "--schedules", "ramp", "--variant-schedules", "uniform"])
+    assert "--variant-schedules uniform: not among --schedules" in capsys.readouterr().err
