@@ -43,6 +43,7 @@ def findings(trials: list, confirmations: Sequence[Confirmation] = ()) -> StudyF
         summary=summarize(trials, 0),
         ranking=model_ranking(completed(trials)),
         confirmations=list(confirmations),
+        runs=[],
     )
 
 
