@@ -1,6 +1,7 @@
 """Export a study's winner as a run config: ``python -m search.best --study NAME --out FILE``
 
-By default the winner is the latest confirmation's (``search.confirm``), else the model's pick,
+By default the winner is that of the latest confirmation at the longest token budget confirmed
+(``search.confirm``; a later one at a shorter budget does not overrule it), else the model's pick,
 else the lowest loss at the study's seed; ``--rule`` chooses one of those rules, ``--trial N`` a
 trial. The file holds the complete run (model and schedule, training budget, data, tokenizer,
 seed, provenance) that ``python -m search.train --config FILE`` trains again, and its origin: the

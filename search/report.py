@@ -3,7 +3,9 @@
 The page needs nothing but itself (inline CSS, pictures as base64 PNG): it can be mailed,
 archived or opened offline. It shows the best schedules as MLP width per layer, the loss of
 every trial against the baselines' seed-noise band, which layers matter (parameter importance),
-the baselines by seed, and the confirmations made by ``python -m search.confirm``.
+the baselines by seed, and the confirmations made by ``python -m search.confirm``; with
+confirmations at several token budgets, whether their findings hold from the shortest to the
+longest (short-to-long fidelity).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ each confirmation's results and verdict."""
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 
 import optuna
 from pydantic import BaseModel, ConfigDict, Field
@@ -104,6 +105,12 @@ def store_run(study: optuna.Study, run: StoredRun) -> None:
 def stored_confirmations(study: optuna.Study) -> list[Confirmation]:
     """Every confirmation stored with the study, oldest first."""
     return [Confirmation.model_validate(r) for r in study.user_attrs.get(CONFIRMATIONS_ATTR, [])]
+
+
+def latest_by_budget(records: Sequence[Confirmation]) -> list[Confirmation]:
+    """The latest of ``records`` (oldest first, as stored) at each token budget, shortest budget first."""
+    latest = {c.tokens: c for c in records}
+    return [latest[tokens] for tokens in sorted(latest)]
 
 
 def store_confirmation(study: optuna.Study, confirmation: Confirmation) -> bool:

@@ -5,43 +5,42 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from search.findings.confirmation import Confirmation
+from search.findings.confirmation import Confirmation, ScheduleResult
 from search.findings.document import Block, Heading, Picture, Section, Table, Text
 from search.findings.figures import confirmation_figure
 from search.findings.formatting import seed_range
 
 
+def result_cells(r: ScheduleResult) -> tuple[str, str, str, str, str]:
+    """A confirmed schedule's seeds, mean loss, difference from the reference, interval and standing."""
+    d = r.difference
+    return (
+        f"{len(r.losses)}" + (f" ({len(r.failed)} failed)" if r.failed else ""),
+        f"{r.mean:.4f}" if r.mean is not None else "",
+        f"{d.mean:+.4f}" if d is not None else "",
+        f"[{d.low:+.4f}, {d.high:+.4f}]" if d is not None and d.low is not None else "",
+        r.status,
+    )
+
+
+def result_headers(c: Confirmation) -> tuple[str, str, str, str, str]:
+    """The headers of :func:`result_cells` in ``c``'s tables."""
+    return ("seeds", "mean loss", f"vs {c.reference}", f"{c.confidence:.0%} interval", "result")
+
+
+def result_class(r: ScheduleResult) -> str:
+    """The style of a confirmed schedule's row: its standing (better, worse, ...)."""
+    return r.status.replace(" ", "-")
+
+
 def confirmation_table(c: Confirmation) -> Table:
     """Each confirmed schedule: seeds, mean loss, difference from the reference, interval, standing."""
-    rows = []
-    for r in c.schedules:
-        d = r.difference
-        interval = f"[{d.low:+.4f}, {d.high:+.4f}]" if d is not None and d.low is not None else ""
-        rows.append(
-            (
-                r.name,
-                r.schedule,
-                f"{len(r.losses)}" + (f" ({len(r.failed)} failed)" if r.failed else ""),
-                f"{r.mean:.4f}" if r.mean is not None else "",
-                f"{d.mean:+.4f}" if d is not None else "",
-                interval,
-                r.status,
-            )
-        )
-    headers = (
-        "name",
-        "schedule",
-        "seeds",
-        "mean loss",
-        f"vs {c.reference}",
-        f"{c.confidence:.0%} interval",
-        "result",
-    )
+    rows = tuple((r.name, r.schedule, *result_cells(r)) for r in c.schedules)
     return Table(
-        headers,
-        tuple(rows),
+        ("name", "schedule", *result_headers(c)),
+        rows,
         code_columns=frozenset({1}),
-        row_classes=tuple(r.status.replace(" ", "-") for r in c.schedules),
+        row_classes=tuple(result_class(r) for r in c.schedules),
     )
 
 

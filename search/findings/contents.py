@@ -9,9 +9,11 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from search.data.sample_corpus import is_sample_corpus
-from search.findings.confirmation import Confirmation, stored_confirmations
+from search.findings.confirmation import Confirmation, StoredRun, stored_confirmations, stored_runs
 from search.findings.confirmation_blocks import confirmations_section
 from search.findings.document import Block, Picture, Section, Table, Text
+from search.findings.fidelity import budget_fidelity
+from search.findings.fidelity_blocks import fidelity_section
 from search.findings.figures import importance_figure, schedules_figure, trials_figure
 from search.findings.formatting import mults_text
 from search.findings.importance import layer_importances
@@ -35,7 +37,8 @@ NOTE_CONFIRMATIONS = 3
 
 @dataclass(frozen=True)
 class StudyFindings:
-    """Everything a study has found: its trials summarized, the model's ranking, its confirmations."""
+    """Everything a study has found: its trials summarized, the model's ranking, its confirmations
+    and the runs they trained."""
 
     name: str
     settings: StudySettings
@@ -43,6 +46,7 @@ class StudyFindings:
     summary: StudySummary
     ranking: ModelRanking | None
     confirmations: list[Confirmation]
+    runs: list[StoredRun]
 
     @property
     def seed(self) -> int:
@@ -71,6 +75,17 @@ class StudyFindings:
                 kept.append(t)
         return kept[:BEST_SHOWN]
 
+    @property
+    def passes(self) -> dict[int, float]:
+        """Passes over the training data by training tokens, where the trials or the confirmation
+        runs recorded them: every run at one budget reads the same training split, so one count."""
+        found = {run.tokens: run.passes for run in self.runs if run.passes is not None}
+        trials = (p for t in record.completed(self.trials) if (p := record.passes(t)) is not None)
+        trained = next(trials, None)
+        if trained is not None:
+            found.setdefault(self.settings.base.train.tokens, trained)
+        return found
+
 
 def gather_findings(study: optuna.Study, fit: ModelFit | None = None) -> StudyFindings:
     """The findings of ``study``; ``fit`` reuses the model's kernel settings fitted earlier.
@@ -88,6 +103,7 @@ def findings_of(study: optuna.Study, trials: list[FrozenTrial], fit: ModelFit | 
         summary=summarize(trials, settings.base.seed),
         ranking=model_ranking(record.completed(trials), fit),
         confirmations=stored_confirmations(study),
+        runs=stored_runs(study),
     )
 
 
@@ -98,7 +114,7 @@ def overview_table(f: StudyFindings) -> Table:
     data = ", ".join(base.data.train)
     if is_sample_corpus(base.data.train):
         data = "the sample corpus shipped with hourglass: a demonstration of the loop, not a finding"
-    passes = next((p for t in record.completed(f.trials) if (p := record.passes(t)) is not None), None)
+    passes = f.passes.get(base.train.tokens)
     trained = f"{base.train.tokens:,}" + (f" ({passes:.2f} passes over the training data)" if passes else "")
     facts = (
         ("preset", f"{f.settings.preset} ({base.model.params:,} parameters)"),
@@ -232,11 +248,19 @@ def _noise_text(name: str, reference: ScheduleScore, noise: SdEstimate) -> str:
     )
 
 
+def fidelity_sections(f: StudyFindings) -> list[Section]:
+    """The confirmations compared across token budgets; none when they are all at one budget."""
+    compared = budget_fidelity(f.confirmations, f.passes)
+    return [fidelity_section(compared)] if compared is not None else []
+
+
 def note_sections(f: StudyFindings) -> list[Section]:
-    """The dashboard note: the overview and the best, the baselines, the latest confirmations."""
+    """The dashboard note: the overview and the best, the baselines, the fidelity across budgets,
+    the latest confirmations."""
     return [
         Section("", "overview", (overview_table(f), *best_texts(f))),
         Section("Baselines and seed noise", "baselines", tuple(baseline_blocks(f))),
+        *fidelity_sections(f),
         confirmations_section(f.confirmations, NOTE_CONFIRMATIONS),
     ]
 
@@ -249,6 +273,7 @@ def page_sections(f: StudyFindings) -> list[Section]:
         Section("Loss by trial", "trials", tuple(_trials_blocks(f))),
         Section("Per-layer importance", "importance", tuple(_importance_blocks(f))),
         Section("Baselines and seed noise", "baselines", tuple(baseline_blocks(f))),
+        *fidelity_sections(f),
         confirmations_section(f.confirmations),
     ]
 

@@ -1,5 +1,5 @@
-"""The report's pictures: best schedules as widths per layer, loss by trial, layer importance, and a
-confirmation's differences with their intervals."""
+"""The report's pictures: best schedules as widths per layer, loss by trial, layer importance, a
+confirmation's differences with their intervals, and loss against tokens across budgets."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from optuna.trial import FrozenTrial
 
 from search.findings.confirmation import Confirmation
+from search.findings.fidelity import BudgetFidelity
 from search.findings.summary import StudySummary
 from search.study import record
 from search.training.pictures import pyplot
@@ -99,5 +100,43 @@ def confirmation_figure(confirmation: Confirmation) -> Figure:
     ax.invert_yaxis()
     reference = confirmation.reference
     ax.set_xlabel(f"val loss − {reference} ({confirmation.confidence:.0%} interval; left of 0 is better)")
+    fig.tight_layout()
+    return fig
+
+
+def fidelity_figure(f: BudgetFidelity) -> Figure:
+    """Per schedule against training tokens: its mean loss with every seed's loss beside it (left),
+    and its paired difference from the reference with its interval and number of seeds (right)."""
+    plt = pyplot()
+    fig, (losses, differences) = plt.subplots(1, 2, figsize=(11, 4), dpi=90)
+    names = list(dict.fromkeys(r.name for b in reversed(f.budgets) for r in b.confirmation.schedules))
+    colors = ["#4c72b0", *_COLORS]
+    for i, name in enumerate(names):
+        color = colors[i % len(colors)]
+        # Each schedule a little to the side of the others, so that their intervals do not hide each other.
+        shift = 1 + 0.025 * (i - (len(names) - 1) / 2)
+        at = [(b.tokens * shift, r) for b in f.budgets for r in b.confirmation.schedules if r.name == name]
+        means = [(x, r.mean) for x, r in at if r.mean is not None]
+        losses.plot(*zip(*means, strict=True), "o-", color=color, label=name)
+        seeds = [(x, loss) for x, r in at for loss in r.losses.values()]
+        losses.plot(*zip(*seeds, strict=True), ".", color=color, alpha=0.35, markersize=4)
+        for x, r in at:
+            d = r.difference
+            if d is None:
+                continue
+            if d.low is not None and d.high is not None:
+                differences.plot([x, x], [d.low, d.high], color=color, linewidth=2)
+            differences.plot([x], [d.mean], "o", color=color)
+            differences.annotate(
+                f"n={d.n}", (x, d.mean), textcoords="offset points", xytext=(4, 2), fontsize=7
+            )
+    differences.axhline(0, color="#999999", linestyle="--", linewidth=1)
+    confidence = f.longest.confirmation.confidence
+    for ax in (losses, differences):
+        ax.set_xscale("log")
+        ax.set_xlabel("training tokens")
+    losses.set_ylabel("val loss (line: mean; dots: each seed)")
+    differences.set_ylabel(f"val loss − {f.reference} ({confidence:.0%} interval)")
+    losses.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     return fig

@@ -1,7 +1,9 @@
 """Which trial a study's winner is, by one of three rules, and why.
 
-- ``confirmed``: the latest confirmation's winner, retrained at paired seeds; when it named
-  none, the reference baseline (nothing beat it beyond noise).
+- ``confirmed``: the winner of the latest confirmation at the longest token budget confirmed,
+  retrained at paired seeds; when it named none, the reference baseline (nothing beat it beyond
+  noise). The longest budget decides because it is the closest to training for real: a later
+  confirmation at a shorter budget does not overrule it.
 - ``model``: the model's pick, the trial at the study's seed with the lowest posterior mean of a
   Gaussian process over every completed trial (``search.findings.recommend``).
 - ``observed``: the lowest single loss at the study's seed, which may owe something to its seed.
@@ -17,7 +19,7 @@ from typing import Literal
 
 from optuna.trial import FrozenTrial
 
-from search.findings.confirmation import Confirmation, ScheduleResult
+from search.findings.confirmation import Confirmation, ScheduleResult, latest_by_budget
 from search.findings.contents import StudyFindings
 from search.findings.recommend import MIN_TRIALS
 from search.study import record
@@ -69,8 +71,8 @@ def _confirmed(findings: StudyFindings) -> Winner:
             f"study '{findings.name}' has no confirmation yet: run python -m search.confirm first, "
             "or choose --rule model or --rule observed"
         )
-    latest = findings.confirmations[-1]
-    when = f"the latest confirmation ({latest.created}, {latest.tokens:,} tokens)"
+    latest = latest_by_budget(findings.confirmations)[-1]
+    when = f"the latest confirmation at the longest budget ({latest.created}, {latest.tokens:,} tokens)"
     if latest.winner is None:
         [reference] = [r for r in latest.schedules if r.name == latest.reference]
         return _confirmed_winner(

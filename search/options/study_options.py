@@ -64,8 +64,9 @@ def read_export_options(doc: str | None, argv: Sequence[str] | None) -> ExportOp
     add(
         "--rule",
         metavar="{confirmed,model,observed}",
-        help="the latest confirmation's winner, the model's pick, or the lowest loss at the study's seed "
-        "(default: confirmed when the study has a confirmation, else model, else observed)",
+        help="the winner of the latest confirmation at the longest budget, the model's pick, or the "
+        "lowest loss at the study's seed (default: confirmed when the study has a confirmation, else "
+        "model, else observed)",
     )
     add("--trial", type=int, help="export this completed trial instead (not with --rule)")
     return read_options(ExportOptions, parser, argv)

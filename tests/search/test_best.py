@@ -99,7 +99,7 @@ def test_a_study_too_small_for_the_model_exports_its_lowest_loss_and_says_why(
     assert "has no confirmation yet" in refused(storage, capsys, "--rule", "confirmed")
 
 
-def test_the_latest_confirmations_winner_is_exported_by_default(
+def test_the_winner_of_the_latest_confirmation_at_the_longest_budget_is_exported_by_default(
     storage: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     study = load(storage)
@@ -114,7 +114,7 @@ def test_the_latest_confirmations_winner_is_exported_by_default(
     printed = export(storage, capsys)
     assert printed["rule"] == "confirmed"
     assert (
-        printed["reason"].startswith("the latest confirmation (")
+        printed["reason"].startswith("the latest confirmation at the longest budget (")
         and "named it the winner" in printed["reason"]
     )
     assert printed["mults"] == list(winner.schedule.mults) == printed["config"]["model"]["schedule"]["mults"]
@@ -126,16 +126,23 @@ def test_the_latest_confirmations_winner_is_exported_by_default(
     assert printed["expected_loss"] == confirmed.mean
     assert export(storage, capsys, "--rule", "observed")["trial"] == observed.number
 
-    # A later confirmation, at another budget, where nothing beats uniform: its reference is exported.
+    # A later confirmation at a shorter budget, where nothing beats uniform, does not overrule it.
     confirm_with(study, plan_confirmation(study, top=2, seeds=3, tokens=8000), {})
+    assert export(storage, capsys)["trial"] == winner.trial
+
+    # One at a longer budget, where nothing beats uniform, does: its reference is exported.
+    longer = 2 * TOKENS
+    confirm_with(study, plan_confirmation(study, top=2, seeds=3, tokens=longer), {})
     printed = export(storage, capsys)
     trials = record.at_seed(record.completed(study.get_trials()), 0)
     uniform = next(t for t in trials if record.baseline(t) == "uniform")
     assert (printed["trial"], printed["rule"]) == (uniform.number, "confirmed")
-    assert "found no schedule better than uniform beyond noise" in printed["reason"]
+    assert printed["reason"].startswith("the latest confirmation at the longest budget (") and (
+        f"{longer:,} tokens) found no schedule better than uniform beyond noise" in printed["reason"]
+    )
     [reference] = [r for r in stored_confirmations(study)[-1].schedules if r.name == "uniform"]
     origin = printed["config"]["origin"]
-    assert (origin["expected_loss"], origin["expected_tokens"]) == (reference.mean, 8000)
+    assert (origin["expected_loss"], origin["expected_tokens"]) == (reference.mean, longer)
 
 
 def test_the_models_pick_is_exported_with_the_loss_the_model_expects(

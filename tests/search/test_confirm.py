@@ -23,6 +23,7 @@ from search.run import main as run_main
 from search.study.settings import SETTINGS_ATTR, study_settings
 from search.study.storage import open_storage
 from search.training.outcome import TrainingFailed
+from search.training.passes import data_passes
 from search.training.run_config import RunConfig
 from search.trials.confirming import confirm
 from search.trials.objective import Evaluation, Objective
@@ -95,13 +96,18 @@ def load(storage: Path) -> optuna.Study:
 
 
 class FakeObjective(Objective):
-    """Scores without training: a fixed loss per (schedule, seed), failing where told to."""
+    """Scores without training: a fixed loss per (schedule, seed), failing where told to; with
+    ``train_tokens``, it records the passes a run would make over a training split that long."""
 
     def __init__(
-        self, losses: dict[tuple[str, int], float], fail: frozenset[tuple[str, int]] = frozenset()
+        self,
+        losses: dict[tuple[str, int], float],
+        fail: frozenset[tuple[str, int]] = frozenset(),
+        train_tokens: int | None = None,
     ) -> None:
         self.losses = losses
         self.fail = fail
+        self.train_tokens = train_tokens
         self.configs: list[RunConfig] = []
 
     def evaluate(self, config: RunConfig, report: object) -> Evaluation:
@@ -109,7 +115,10 @@ class FakeObjective(Objective):
         key = (config.model.schedule.key, config.seed)
         if key in self.fail:
             raise TrainingFailed("loss is nan at step 3")
-        return Evaluation(self.losses[key], {"val_bpb": 1.0, "wall_s": 0.1})
+        attrs = {"val_bpb": 1.0, "wall_s": 0.1}
+        if self.train_tokens is not None:
+            attrs["passes"] = data_passes(config, self.train_tokens)
+        return Evaluation(self.losses[key], attrs)
 
 
 def assert_verdict_follows_from_the_losses(record: dict) -> None:

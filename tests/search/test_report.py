@@ -10,13 +10,16 @@ from pathlib import Path
 
 import optuna
 import pytest
+from scipy import stats
 
+from search import confirm as confirm_command
 from search import report
 from search.findings.candidates import plan_confirmation
+from search.findings.confirmation import CONFIRMATIONS_ATTR, RUNS_ATTR
 from search.study.settings import SETTINGS_ATTR
 from search.study.storage import open_storage
 from search.trials.confirming import confirm
-from tests.search.test_confirm import STUDY, FakeObjective, copy_study, load
+from tests.search.test_confirm import STUDY, TOKENS, FakeObjective, copy_study, load, one_torch_thread
 
 CHROMIUM = shutil.which("chromium")
 CHROMIUM_FLAGS = [
@@ -87,6 +90,7 @@ def test_the_page_holds_everything_inline(page: Path, confirmed: Path) -> None:
     assert expected["best"] in text
     assert expected["noise"] in text
     assert "<h2>Confirmations</h2>" in text and "<th>95% interval</th>" in text
+    assert 'id="fidelity"' not in text  # one budget: nothing to compare across budgets
     assert "importance needs at least 20 completed trials at the study&#x27;s seed; this study has 4" in text
     # best schedules, loss by trial, one confirmation: three pictures, all inline
     assert text.count('<img alt="') == 3
@@ -141,3 +145,42 @@ def test_a_study_without_results_still_renders(confirmed: Path, tmp_path: Path) 
     text = report.render_report(empty)
     assert "No completed trials yet." in text and "No baseline has finished yet." in text
     assert "<h2>Confirmations</h2>" in text and "None yet" in text
+
+
+def test_confirmations_trained_at_two_budgets_are_compared_in_the_report(
+    tmp_path_factory: pytest.TempPathFactory, corpus: Path, tmp_path: Path
+) -> None:
+    """Really trained: the tiny study confirmed at its own budget and at half of it."""
+    storage = copy_study(tmp_path_factory, corpus, tmp_path)
+    args = ["--study", STUDY, "--storage", str(storage), "--top", "1", "--seeds", "2"]
+    short = TOKENS // 2
+    with one_torch_thread():
+        assert confirm_command.main(args) == 0
+        assert confirm_command.main([*args, "--tokens", str(short)]) == 0
+    out = tmp_path / "page.html"
+    assert report.main(["--study", STUDY, "--storage", str(storage), "--out", str(out)]) == 0
+    text = out.read_text()
+
+    assert '<a href="#fidelity">short-to-long fidelity</a>' in text
+    assert '<section id="fidelity"><h2>Short-to-long fidelity</h2>' in text
+    # best schedules, loss by trial, two confirmations and loss against tokens
+    assert text.count('<img alt="') == 5 and 'alt="loss against training tokens per schedule"' in text
+    attrs = load(storage).user_attrs
+    long, shorter = attrs[CONFIRMATIONS_ATTR]
+    assert (long["tokens"], shorter["tokens"]) == (TOKENS, short)
+    means = [[statistics.fmean(r["losses"].values()) for r in c["schedules"]] for c in (shorter, long)]
+    tau = stats.kendalltau(*means).statistic
+    passes = {run["tokens"]: run["passes"] for run in attrs[RUNS_ATTR]}
+    assert passes[short] > 0 and passes[TOKENS] > 0
+    assert (
+        f"<tr><td>{short:,}</td><td>{shorter['created']}</td><td>1, 2</td><td>{passes[short]:.2f}</td>"
+        f"<td>{tau:+.2f} over 3 schedules (means over seeds 1, 2)</td></tr>"
+    ) in text
+    assert (
+        f"<tr><td>{TOKENS:,}</td><td>{long['created']}</td><td>1, 2</td><td>{passes[TOKENS]:.2f}</td>" in text
+    )
+    for name in (r["name"] for r in long["schedules"][1:]):
+        [sentence] = re.findall(rf"<b>{name} vs uniform:</b> ([^<]*)</p>", text)
+        for c in (shorter, long):
+            [d] = [r["difference"] for r in c["schedules"] if r["name"] == name]
+            assert f"{d['mean']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}] over 2 seeds" in sentence

@@ -87,6 +87,7 @@ def findings(trials) -> StudyFindings:
         summary=summarize(trials, 0),
         ranking=model_ranking(completed_trials),
         confirmations=[],
+        runs=[],
     )
 
 

@@ -1,4 +1,5 @@
-"""Which trial is a study's winner: by its latest confirmation, the model, or the lowest loss."""
+"""Which trial is a study's winner: by its latest confirmation at the longest budget, the model, or
+the lowest loss."""
 
 from __future__ import annotations
 
@@ -43,11 +44,15 @@ def findings(trials: list, confirmations: Sequence[Confirmation] = ()) -> StudyF
         summary=summarize(trials, 0),
         ranking=model_ranking(completed(trials)),
         confirmations=list(confirmations),
+        runs=[],
     )
 
 
-def confirmation(winner: str | None, created: str = "2026-12-01T00:00:00+00:00") -> Confirmation:
-    """A confirmation of uniform, hand-found and trials 3 and 4 at seeds 1-2, won by ``winner``."""
+def confirmation(
+    winner: str | None, created: str = "2026-12-01T00:00:00+00:00", tokens: int = 1000
+) -> Confirmation:
+    """A confirmation of uniform, hand-found and trials 3 and 4 at seeds 1-2 and ``tokens`` (the
+    study's trials train 1000), won by ``winner``."""
     entries = [("uniform", UNIFORM, None), ("hand-found", HAND_FOUND, None)]
     entries += [(f"trial {n}", (4,) * 12, n) for n in (3, 4)]
     schedules = [
@@ -66,7 +71,7 @@ def confirmation(winner: str | None, created: str = "2026-12-01T00:00:00+00:00")
     return Confirmation(
         created=created,
         study_tokens=1000,
-        tokens=1000,
+        tokens=tokens,
         seeds=[1, 2],
         confidence=0.95,
         reference="uniform",
@@ -96,10 +101,25 @@ def test_the_latest_confirmation_decides_by_default() -> None:
     winner = choose_winner(f)
     assert (winner.trial.number, winner.rule) == (3, "confirmed")
     assert winner.reason == (
-        "the latest confirmation (2026-12-02, 1,000 tokens) named it the winner: "
+        "the latest confirmation at the longest budget (2026-12-02, 1,000 tokens) named it the winner: "
         "trial 3 beats uniform at fresh seeds 1, 2"
     )
     assert choose_winner(f, "model").trial.number == f.pick.trial.number != 3
+
+
+def test_the_longest_budget_decides_over_a_later_shorter_one() -> None:
+    longer, later_shorter = (
+        confirmation("trial 4", "2026-12-02", tokens=4000),
+        confirmation("trial 3", "2026-12-03", tokens=1000),
+    )
+    f = findings(
+        with_baselines(study_trials()), [confirmation("hand-found", tokens=4000), longer, later_shorter]
+    )
+    winner = choose_winner(f)
+    assert (winner.trial.number, winner.rule, winner.expected_tokens) == (4, "confirmed", 4000)
+    assert winner.reason.startswith(
+        "the latest confirmation at the longest budget (2026-12-02, 4,000 tokens) named it the winner"
+    )
 
 
 def test_a_baseline_that_wins_is_its_trial_at_the_study_seed() -> None:
@@ -112,8 +132,8 @@ def test_no_winner_exports_the_reference_at_the_study_seed_and_says_so() -> None
     winner = choose_winner(f)
     assert (winner.trial.number, winner.rule) == (20, "confirmed")  # uniform at seed 0, not seed 1's
     assert winner.reason == (
-        "the latest confirmation (2026-12-02, 1,000 tokens) found no schedule better than uniform "
-        "beyond noise, so this is uniform, the reference, at the study's seed 0"
+        "the latest confirmation at the longest budget (2026-12-02, 1,000 tokens) found no schedule "
+        "better than uniform beyond noise, so this is uniform, the reference, at the study's seed 0"
     )
 
 
