@@ -94,8 +94,9 @@ from multiprocessing import Pool
 import numpy as np
 import optuna
 
-from search.findings.recommend import MIN_TRIALS, ModelFit, fit_model, posterior_means
+from search.findings.recommend import posterior_means
 from search.study.samplers import SAMPLERS, make_sampler
+from search.study.schedule_model import MIN_TRIALS, ModelFit, fit_model
 from space.budget import Budget
 from space.fit import fit_to_budget
 from space.spaces import SPACES, HourglassSpace, SearchSpace, hourglass_profile, make_space

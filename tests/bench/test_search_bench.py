@@ -29,7 +29,8 @@ from bench.search import (
     uniform_valid_schedules,
     verdict,
 )
-from search.findings.recommend import MIN_TRIALS, posterior_means
+from search.findings.recommend import posterior_means
+from search.study.schedule_model import MIN_TRIALS
 from space.budget import Budget
 from space.schedule import Schedule
 from space.spaces import CompositionSpace, HourglassSpace, RampSpace, layer_param_name
