@@ -160,6 +160,10 @@ SHAPES = (
         decoy=(3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5),
         decoy_floor=2.0,
     ),
+    # Held out: added with the at-budget benchmark and checked only after its sampler was chosen.
+    Objective("few-moves", (4, 5, 4, 4, 3, 4, 4, 4, 5, 4, 4, 3), cuts=(1, 4, 9)),
+    Objective("wide-last", (2, 2, 2, 2, 3, 3, 3, 3, 4, 5, 8, 11), cuts=(3, 7, 10)),
+    Objective("bulge", (2, 2, 3, 4, 6, 7, 7, 6, 4, 3, 2, 2), cuts=(2, 5, 8)),
 )
 
 
