@@ -68,8 +68,9 @@ slow); each is judged against its noise-free twin instead, a lower bound: a sear
 recommends one of the schedules it trained cannot do better than the best of them, which is what
 the noise-free search recommends after the same draws.
 
-Requirement. The default space and sampler (composition, TPE as ``make_sampler`` builds it)
-should need at most a third of random search's trials. Judged per objective and pooled over all
+Requirement. The default space with TPE (as ``make_sampler`` builds it; the default sampler
+before moves, which ``python -m bench.search_budget`` judges at the user's budget) should need
+at most a third of random search's trials. Judged per objective and pooled over all
 objectives (every run of every objective, equal weights), TPE's median against the simulated
 random median (or its lower bound); the measured random median is shown beside it. A verdict is
 ``undecided`` when a median is above its cap or a bound does not settle it; it is never turned
@@ -112,7 +113,9 @@ STUCK = 50
 MODEL_EVERY = 10
 REFIT_EVERY = 100
 RULES = ("model", "observed")
-DEFAULT_SPACE, DEFAULT_SAMPLER = "composition", "tpe"
+# The requirement below was set, and is judged, for TPE, the default before moves (judged at the
+# user's budget by bench.search_budget instead: its trials-to-target runs are slow past 100 trials).
+DEFAULT_SPACE, JUDGED_SAMPLER = "composition", "tpe"
 # fit_many's values differ from the product's by about 1e-13: rows with remainders closer than
 # _TIE at the cut, or values within _EDGE of fit's snap distance, are fitted by the product.
 _TIE = 1e-9
@@ -654,7 +657,7 @@ def requirement(cells: Sequence[Cell], reference: str = SIMULATED) -> dict[str, 
     is known far beyond the measured runs' cap); the measured random search is shown beside it.
     """
     on_default = [c for c in cells if c.space == DEFAULT_SPACE]
-    default = {c.problem: c for c in on_default if c.sampler == DEFAULT_SAMPLER}
+    default = {c.problem: c for c in on_default if c.sampler == JUDGED_SAMPLER}
     random = {c.problem: c for c in on_default if c.sampler == reference}
     measured = {c.problem: c for c in on_default if c.sampler == "random"}
     # A noisy problem without its own reference is judged against its noise-free twin: random
@@ -740,7 +743,7 @@ def markdown(problems: Sequence[Problem], families: dict[str, Family], cells: Se
 def requirement_lines(result: dict[str, object]) -> list[str]:
     """The requirement's table: TPE's median against a third of random search's."""
     rows = [*result["per_problem"], *([result["overall"]] if result["overall"] else [])]
-    lines = [f"### Requirement: {DEFAULT_SPACE} + {DEFAULT_SAMPLER} needs at most 1/3 of random's trials", ""]
+    lines = [f"### Requirement: {DEFAULT_SPACE} + {JUDGED_SAMPLER} needs at most 1/3 of random's trials", ""]
     if not rows:
         return [*lines, "(not measured: needs the composition space, tpe and random)"]
     first = rows[0]
