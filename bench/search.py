@@ -50,7 +50,7 @@ Families. Hourglass and ramp reach only part of the schedules; their best member
 trying their whole parameter grid) may be above the target, which then is unreachable there.
 They are also measured against their own optimum: the target ``family best + 1%``.
 
-Caps. TPE and CMA-ES get ``--budget`` trials (300), random search 3x that. GP refits a Gaussian
+Caps. TPE, CMA-ES and moves get ``--budget`` trials (300), random search 3x that. GP refits a Gaussian
 process every trial (about a second each on 2 cores, 70 s for a 55-trial run on the composition
 space), so by default it runs ``--gp-seeds`` (3) seeds of ``--gp-budget`` (40) trials on the
 noise-free objectives only; ``--gp-seeds 10 --gp-budget 60 --gp-all`` measures it fully (the
