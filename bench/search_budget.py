@@ -15,6 +15,9 @@ row). After ``CHECKPOINTS`` trials a run recommends a schedule by ``bench.search
 without noise the lowest observed value, with noise the lowest posterior mean of the Gaussian
 process over every trial so far (``search.findings.recommend``, as ``search.confirm`` ranks).
 
+With ``--workers`` k, a study keeps k trials asked and not yet told, as k workers do: each
+proposal is made while k - 1 others are pending; such a column is labelled ``sampler xk``.
+
 Per objective x sampler x checkpoint: the median noise-free regret of the recommendation (regret
 as in ``bench.search``: in units of a random valid schedule's mean excess) and how many runs
 recommend a schedule truly better (noise-free) than the best baseline.
@@ -33,8 +36,9 @@ import json
 import statistics
 import sys
 import time
+from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing import Pool
 
 import numpy as np
@@ -57,12 +61,28 @@ DEFAULT = "moves"
 
 @dataclass(frozen=True)
 class BudgetRun:
-    """One study of ``max(checkpoints)`` trials: a problem, a sampler and a seed."""
+    """One study of ``max(checkpoints)`` trials: a problem, a sampler and a seed, with ``workers``
+    trials asked and not yet told at any time (as that many workers keep them)."""
 
     problem: Problem
     sampler: str
     seed: int
     checkpoints: tuple[int, ...]
+    workers: int = 1
+
+    @property
+    def label(self) -> str:
+        """The sampler's name, and its workers when more than one."""
+        return self.sampler if self.workers == 1 else f"{self.sampler} x{self.workers}"
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """What one study found: the recommendation's regret at each checkpoint, and how many
+    proposals repeated a schedule already trained or in training (asks the runner absorbs)."""
+
+    regrets: dict[int, float]
+    repeats: int
 
 
 def baselines(budget: Budget) -> list[tuple[int, ...]]:
@@ -83,8 +103,12 @@ def observe(problem: Problem, seed: int, mults: tuple[int, ...], copy: int) -> f
     return value + float(rng.normal(0.0, problem.noise_sd))
 
 
-def run_study(run: BudgetRun) -> dict[int, float]:
-    """The noise-free regret of the recommendation at each checkpoint of one study."""
+def run_study(run: BudgetRun) -> StudyResult:
+    """The noise-free regret of the recommendation at each checkpoint of one study.
+
+    With several workers, each trial is told only once ``workers`` trials are out: the oldest
+    first, as workers training equally long trials finish them.
+    """
     budget = Budget()
     space = CompositionSpace(budget)
     study = optuna.create_study(sampler=make_sampler(run.sampler, run.seed))
@@ -95,19 +119,22 @@ def run_study(run: BudgetRun) -> dict[int, float]:
     observed: list[float] = []
     answers: dict[tuple[int, ...], float] = {}
     found: dict[int, float] = {}
-    repeats = 0
-    while len(trained) < max(run.checkpoints) and repeats < STUCK:
-        trial = study.ask()
-        mults = space.suggest(trial).mults
+    out: deque[tuple[optuna.Trial, tuple[int, ...]]] = deque()
+    repeats = in_a_row = 0
+    while len(trained) < max(run.checkpoints) and in_a_row < STUCK:
+        while len(out) < run.workers:
+            trial = study.ask()
+            out.append((trial, space.suggest(trial).mults))
+        trial, mults = out.popleft()
         if len(trained) < len(queued):
             value = observe(run.problem, run.seed, mults, copy=trained.count(mults))
-        elif mults in answers:
-            repeats += 1
+        elif mults in answers:  # an earlier trial of it was asked first, so is told by now
+            repeats, in_a_row = repeats + 1, in_a_row + 1
             study.tell(trial, answers[mults])
             continue
         else:
             value = observe(run.problem, run.seed, mults, copy=0)
-        repeats = 0
+        in_a_row = 0
         answers.setdefault(mults, value)
         trained.append(mults)
         observed.append(value)
@@ -116,7 +143,7 @@ def run_study(run: BudgetRun) -> dict[int, float]:
             found[len(trained)] = regret_of_recommendation(run.problem, trained, observed)
     # A run that ran out of new schedules keeps its last recommendation at the later checkpoints.
     last = regret_of_recommendation(run.problem, trained, observed)
-    return {trials: found.get(trials, last) for trials in run.checkpoints}
+    return StudyResult({trials: found.get(trials, last) for trials in run.checkpoints}, repeats)
 
 
 def regret_of_recommendation(
@@ -138,20 +165,22 @@ def recommend(
     return trained[int(np.argmin(ranked))]
 
 
-def _timed(run: BudgetRun) -> tuple[dict[int, float], float]:
+def _timed(run: BudgetRun) -> tuple[StudyResult, float]:
     started = time.perf_counter()
-    found = run_study(run)
-    return found, time.perf_counter() - started
+    result = run_study(run)
+    return result, time.perf_counter() - started
 
 
 @dataclass
 class Cell:
-    """Every run of one sampler on one problem at one checkpoint: regrets of the recommendations."""
+    """Every run of one sampler (and number of workers) on one problem at one checkpoint: the
+    regrets of the recommendations, and each run's repeated proposals."""
 
     problem: Problem
     sampler: str
     trials: int
     regrets: list[float]
+    repeats: list[int] = field(default_factory=list)
 
     @property
     def median(self) -> float:
@@ -229,6 +258,15 @@ def markdown(
                     f"{cell.median:.2%} ({cell.beats(baseline_regret(problem))}/{len(cell.regrets)})"
                 )
             lines.append(f"| {problem.name} | " + " | ".join(texts) + " |")
+    last = max(checkpoints)
+    shown = []
+    for sampler in samplers:
+        repeats = [r for p in problems for r in cells[(p.name, sampler, last)].repeats]
+        shown.append(f"{sampler} {statistics.median(repeats):g} ({max(repeats)})")
+    lines += [
+        "",
+        "Repeated proposals per run (answered from the earlier trial), median (most): " + "; ".join(shown),
+    ]
     if DEFAULT in samplers and "random" in samplers:
         lines += goal_lines(goals(cells, problems, max(checkpoints)))
     return "\n".join(lines)
@@ -266,7 +304,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--noise", type=float, default=0.03, help="noise sd as a share of the spread")
     parser.add_argument("--checkpoints", default=",".join(map(str, CHECKPOINTS)), help="trial counts")
-    parser.add_argument("--jobs", type=int, default=2, help="worker processes")
+    parser.add_argument(
+        "--workers",
+        default="1",
+        help="comma-separated: trials out at once per study (search.run's workers), each a column",
+    )
+    parser.add_argument("--jobs", type=int, default=2, help="processes running the studies")
     parser.add_argument("--quick", action="store_true", help="2 seeds, 10 and 12 trials, two objectives")
     args = parser.parse_args(argv)
     if args.quick:
@@ -285,23 +328,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     checkpoints = tuple(sorted(int(c) for c in args.checkpoints.split(",")))
     chosen = set(args.objectives.split(","))
     problems = [p for p in make_problems(args.noise, Budget()) if chosen & {p.objective.name, p.name}]
-    samplers = args.samplers.split(",")
     runs = [
-        BudgetRun(problem, sampler, seed, checkpoints)
+        BudgetRun(problem, sampler, seed, checkpoints, int(workers))
         for problem in problems
-        for sampler in samplers
+        for sampler in args.samplers.split(",")
+        for workers in args.workers.split(",")
         for seed in range(args.seeds)
     ]
+    samplers = list(dict.fromkeys(run.label for run in runs))
     quiet_worker()
     seconds: dict[str, float] = dict.fromkeys(samplers, 0.0)
     cells: dict[tuple[str, str, int], Cell] = {}
     with Pool(args.jobs, initializer=quiet_worker) as pool:
-        for done, (run, (found, spent)) in enumerate(zip(runs, pool.imap(_timed, runs), strict=True), 1):
-            seconds[run.sampler] += spent
+        for done, (run, (result, spent)) in enumerate(zip(runs, pool.imap(_timed, runs), strict=True), 1):
+            seconds[run.label] += spent
             for trials in checkpoints:
-                key = (run.problem.name, run.sampler, trials)
-                cells.setdefault(key, Cell(run.problem, run.sampler, trials, []))
-                cells[key].regrets.append(found[trials])
+                key = (run.problem.name, run.label, trials)
+                cells.setdefault(key, Cell(run.problem, run.label, trials, []))
+                cells[key].regrets.append(result.regrets[trials])
+                cells[key].repeats.append(result.repeats)
             if done % 100 == 0 or done == len(runs):
                 print(f"{done}/{len(runs)} runs, {time.perf_counter() - started:.0f} s", file=sys.stderr)
     print(markdown(problems, samplers, cells, checkpoints))
@@ -310,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "settings": {k: v for k, v in vars(args).items() if k != "quick"},
         "cells": [
             {"problem": c.problem.name, "sampler": c.sampler, "trials": c.trials, "median": c.median}
-            | {"beats": c.beats(baseline_regret(c.problem)), "regrets": c.regrets}
+            | {"beats": c.beats(baseline_regret(c.problem)), "regrets": c.regrets, "repeats": c.repeats}
             for c in cells.values()
         ],
         "goals": goals(cells, problems, max(checkpoints)) if {DEFAULT, "random"} <= set(samplers) else [],

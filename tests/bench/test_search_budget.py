@@ -31,13 +31,13 @@ def test_baselines_come_first_as_search_run_queues_them():
 
 def test_after_the_baselines_alone_the_recommendation_is_the_best_baseline():
     problem = PROBLEMS["wide-first"]
-    (regret,) = run_study(BudgetRun(problem, "random", 0, (4,))).values()
+    (regret,) = run_study(BudgetRun(problem, "random", 0, (4,))).regrets.values()
     assert regret == pytest.approx(baseline_regret(problem)) and regret > 0
 
 
 def test_the_recommendation_never_gets_worse_without_noise_and_the_default_improves():
     problem = PROBLEMS["ramp"]
-    found = run_study(BudgetRun(problem, "moves", 0, (4, 10, 30)))
+    found = run_study(BudgetRun(problem, "moves", 0, (4, 10, 30))).regrets
     assert found[4] >= found[10] >= found[30]
     assert found[30] < 0.1 * baseline_regret(problem)
 
@@ -60,9 +60,28 @@ def test_repeats_do_not_count_and_a_stuck_run_keeps_its_last_recommendation(monk
 
     monkeypatch.setattr(optuna, "create_study", recording)
     problem = PROBLEMS["near-uniform"]
-    found = run_study(BudgetRun(problem, "random", 0, (4, 50)))
-    assert found[50] == found[4] == pytest.approx(baseline_regret(problem))
-    assert len(created[0].trials) == 4 + STUCK
+    result = run_study(BudgetRun(problem, "random", 0, (4, 50)))
+    assert result.regrets[50] == result.regrets[4] == pytest.approx(baseline_regret(problem))
+    assert len(created[0].trials) == 4 + STUCK == 4 + result.repeats
+
+
+def test_several_workers_keep_that_many_trials_out_and_still_tell_the_baselines_first(monkeypatch):
+    created = []
+    real_create = optuna.create_study
+
+    def recording(**kwargs):
+        created.append(real_create(**kwargs))
+        return created[-1]
+
+    monkeypatch.setattr(optuna, "create_study", recording)
+    problem = PROBLEMS["wide-first"]
+    result = run_study(BudgetRun(problem, "moves", 0, (4, 20), workers=5))
+    assert result.regrets[4] == pytest.approx(baseline_regret(problem))
+    assert result.regrets[20] < result.regrets[4]
+    trials = created[0].trials
+    # the last trial told leaves the other four out
+    assert sum(t.state == optuna.trial.TrialState.RUNNING for t in trials) == 4
+    assert [t.state for t in trials[:4]] == [optuna.trial.TrialState.COMPLETE] * 4
 
 
 def test_observations_are_noisy_once_per_seed_schedule_and_copy():
@@ -115,6 +134,7 @@ def test_quick_run_prints_tables_then_json_whose_goals_follow_from_its_cells(cap
     result = json.loads(out.strip().splitlines()[-1])
     cells = {(c["problem"], c["sampler"], c["trials"]): c for c in result["cells"]}
     assert len(cells) == 4 * 2 * 2
+    assert all(len(c["repeats"]) == 2 for c in result["cells"])
     for row in result["goals"]:
         default, random = cells[(row["problem"], "moves", 12)], cells[(row["problem"], "random", 12)]
         assert row["median"] == np.median(default["regrets"]) and row["runs"] == 2
