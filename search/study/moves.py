@@ -72,14 +72,13 @@ class MoveSampler(optuna.samplers.BaseSampler):
     ) -> dict[str, Any]:
         if not search_space:
             return {}
-        step = unit_step(search_space)
-        history = History.read(study.get_trials(deepcopy=False), list(search_space), step, trial.number)
+        grid = Grid.of(search_space)
+        history = History.read(study.get_trials(deepcopy=False), list(search_space), grid, trial.number)
         fit = history.model()
         start = history.incumbent(fit)
         if start is None:
             return {}
-        low, high = (round(bound / step) for bound in bounds(search_space))
-        candidates = self._untried(history, start, trust_radius(history.outcomes), low, high)
+        candidates = self._untried(history, start, trust_radius(history.outcomes), grid)
         if not len(candidates):
             _logger.warning(
                 f"every schedule within {MAX_RADIUS} units of the best has been tried; drawing one at random"
@@ -89,10 +88,7 @@ class MoveSampler(optuna.samplers.BaseSampler):
             chosen = candidates[self._rng.integers(len(candidates))]
         else:
             chosen = candidates[int(np.argmax(history.improvement(fit, candidates)))]
-        return {
-            name: int(units) if isinstance(dist, IntDistribution) else float(units * step)
-            for (name, dist), units in zip(search_space.items(), chosen, strict=True)
-        }
+        return grid.params(list(search_space), chosen)
 
     def sample_independent(
         self,
@@ -103,14 +99,15 @@ class MoveSampler(optuna.samplers.BaseSampler):
     ) -> Any:
         return self._first.sample_independent(study, trial, param_name, param_distribution)
 
-    def _untried(self, history: History, start: np.ndarray, radius: int, low: int, high: int) -> np.ndarray:
-        """Schedules within ``radius`` units moved of ``start``, none tried or pending; the region
-        widens (up to ``MAX_RADIUS``) where every schedule in it was tried."""
+    def _untried(self, history: History, start: np.ndarray, radius: int, grid: Grid) -> np.ndarray:
+        """Schedules within ``radius`` units moved of ``start``, none tried or pending, in random
+        order (so that ties are broken differently by each worker); the region widens (up to
+        ``MAX_RADIUS``) where every schedule in it was tried."""
         while True:
-            rows = neighbours(start, radius, low, high, CANDIDATES, self._rng)
+            rows = neighbours(start, radius, grid.low, grid.high, CANDIDATES, self._rng)
             fresh = np.array([row for row in rows if tuple(row) not in history.tried])
             if len(fresh) or radius >= MAX_RADIUS:
-                return fresh
+                return self._rng.permutation(fresh)
             radius = min(2 * radius, MAX_RADIUS)
 
 
@@ -127,7 +124,7 @@ class History:
     tried: set[tuple[int, ...]]
 
     @classmethod
-    def read(cls, trials: Sequence[FrozenTrial], names: list[str], step: float, asking: int) -> History:
+    def read(cls, trials: Sequence[FrozenTrial], names: list[str], grid: Grid, asking: int) -> History:
         """The history of ``trials`` over the layer parameters ``names``, for trial ``asking``."""
         measured: list[tuple[tuple[int, ...], float]] = []
         outcomes: list[tuple[float, bool]] = []
@@ -135,10 +132,10 @@ class History:
         tried: set[tuple[int, ...]] = set()
         for trial in trials:
             # A queued trial's parameters are known before it records them.
-            params = trial.params or trial.system_attrs.get(_QUEUED, {})
+            params = {**trial.system_attrs.get(_QUEUED, {}), **trial.params}
             if trial.number == asking or not all(name in params for name in names):
                 continue
-            row = tuple(round(params[name] / step) for name in names)
+            row = grid.units(params, names)
             tried.add(row)
             queued = _QUEUED in trial.system_attrs
             if trial.state == TrialState.COMPLETE and trial.value is not None and math.isfinite(trial.value):
@@ -254,24 +251,40 @@ def layer_distributions(distributions: dict[str, BaseDistribution]) -> dict[str,
     return {name: distributions[name] for name in names}
 
 
-def unit_step(search_space: dict[str, BaseDistribution]) -> float:
-    """The width unit every layer moves in: its distribution's step (1 for whole multipliers)."""
-    steps = {1.0 if isinstance(d, IntDistribution) else float(_float_step(d)) for d in search_space.values()}
-    if len(steps) != 1:
-        raise ValueError(f"layers move in different steps {sorted(steps)}; a unit must be one step")
-    return steps.pop()
+@dataclass(frozen=True)
+class Grid:
+    """The layers' common grid in width units: a unit is ``step`` of a multiplier, a layer holds
+    ``low`` to ``high`` units, and ``whole`` says the parameters are integers."""
 
+    step: float
+    low: int
+    high: int
+    whole: bool
 
-def _float_step(distribution: BaseDistribution) -> float:
-    if not isinstance(distribution, FloatDistribution) or distribution.step is None:
-        raise ValueError(f"the moves sampler needs stepped layer widths, got {distribution}")
-    return distribution.step
+    @classmethod
+    def of(cls, search_space: dict[str, BaseDistribution]) -> Grid:
+        """The grid every layer distribution shares; ValueError if they differ or are not stepped."""
+        grids = set()
+        for distribution in search_space.values():
+            if isinstance(distribution, IntDistribution) and distribution.step == 1:
+                grids.add((1.0, distribution.low, distribution.high, True))
+            elif isinstance(distribution, FloatDistribution) and distribution.step is not None:
+                grids.add((distribution.step, distribution.low, distribution.high, False))
+            else:
+                raise ValueError(f"the moves sampler needs layer widths in whole steps, got {distribution}")
+        if len(grids) != 1:
+            raise ValueError(
+                f"the moves sampler needs one step and range for every layer, got {sorted(grids)}"
+            )
+        step, low, high, whole = grids.pop()
+        return cls(step, round(low / step), round(high / step), whole)
 
+    def units(self, params: dict[str, Any], names: Sequence[str]) -> tuple[int, ...]:
+        """A schedule's parameters as units per layer."""
+        return tuple(round(params[name] / self.step) for name in names)
 
-def bounds(search_space: dict[str, BaseDistribution]) -> tuple[float, float]:
-    """The layers' common (low, high) multiplier bounds."""
-    lows = {d.low for d in search_space.values()}  # type: ignore[attr-defined]
-    highs = {d.high for d in search_space.values()}  # type: ignore[attr-defined]
-    if len(lows) != 1 or len(highs) != 1:
-        raise ValueError("the moves sampler needs every layer to share one range")
-    return float(lows.pop()), float(highs.pop())
+    def params(self, names: Sequence[str], units: np.ndarray) -> dict[str, Any]:
+        """Units per layer as the layers' parameter values."""
+        return {
+            name: int(u) if self.whole else float(u * self.step) for name, u in zip(names, units, strict=True)
+        }

@@ -3,11 +3,13 @@ import math
 import numpy as np
 import optuna
 import pytest
+from optuna.distributions import FloatDistribution, IntDistribution
 
 from search.study.moves import (
     MAX_RADIUS,
     SHRINK_AFTER,
     START_RADIUS,
+    Grid,
     History,
     MoveSampler,
     neighbours,
@@ -22,6 +24,7 @@ from space.spec import HAND_FOUND
 BUDGET = Budget()
 SPACE = CompositionSpace(BUDGET)
 UNIFORM = (4,) * 12
+WHOLE = Grid(step=1.0, low=1, high=16, whole=True)
 TARGET = np.array([9, 6, 5, 4, 3, 3, 3, 3, 3, 3, 3, 3])
 
 
@@ -91,7 +94,7 @@ def test_pending_schedules_count_as_the_worst_loss_seen():
         trial = study.ask()
         study.tell(trial, loss(SPACE.suggest(trial).mults))
     names = [layer_param_name(i) for i in range(12)]
-    told = History.read(study.get_trials(deepcopy=False), names, 1.0, asking=-1)
+    told = History.read(study.get_trials(deepcopy=False), names, WHOLE, asking=-1)
     best = tuple(int(u) for u in told.units[int(np.argmin(told.values))])
     near = neighbours(np.array(best), 1, 1, 16, 0, np.random.default_rng(0))
     pending = History(told.units, told.values, told.outcomes, [tuple(near[0])], told.tried)
@@ -105,7 +108,7 @@ def test_queued_trials_not_yet_run_are_pending_with_their_parameters():
     study = study_with_baselines()
     study.enqueue_trial(SPACE.params_for(Schedule(budget=BUDGET, mults=TARGET)))
     names = [layer_param_name(i) for i in range(12)]
-    history = History.read(study.get_trials(deepcopy=False), names, 1.0, asking=-1)
+    history = History.read(study.get_trials(deepcopy=False), names, WHOLE, asking=-1)
     assert history.pending == [tuple(TARGET)] and tuple(TARGET) in history.tried
     assert [queued for _, queued in history.outcomes] == [True, True]
 
@@ -181,3 +184,16 @@ def test_every_schedule_near_the_best_tried_widens_the_region_then_says_so(caplo
 
 def loss_small(mults: tuple[int | float, ...]) -> float:
     return float(mults[0] - mults[2])
+
+
+def test_the_grid_is_the_layers_common_step_and_range_in_units():
+    quarter = FloatDistribution(0.25, 4.0, step=0.25)
+    assert Grid.of({"a": IntDistribution(1, 16), "b": IntDistribution(1, 16)}) == WHOLE
+    grid = Grid.of({"a": quarter, "b": quarter})
+    assert grid == Grid(step=0.25, low=1, high=16, whole=False)
+    assert grid.units({"a": 1.5, "b": 0.75}, ["a", "b"]) == (6, 3)
+    assert grid.params(["a", "b"], np.array([6, 3])) == {"a": 1.5, "b": 0.75}
+    with pytest.raises(ValueError, match="one step and range"):
+        Grid.of({"a": IntDistribution(1, 16), "b": IntDistribution(1, 8)})
+    with pytest.raises(ValueError, match="whole steps"):
+        Grid.of({"a": FloatDistribution(1.0, 16.0)})
