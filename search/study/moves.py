@@ -17,7 +17,7 @@ never proposed again, and the model counts them as told the loss it predicts for
 kriging believer, Optuna's constant liar with the model's own lie). That leaves the expected
 loss nearly as it was and removes the uncertainty at and around them, so proposals made
 while others train go elsewhere without being pushed out of the promising region: at 8 workers,
-lying with the worst loss seen instead left the regret 4 to 15 times higher on wide-first and ramp.
+lying with the worst loss seen instead left the regret 4 and 15 times higher on ramp and wide-first.
 """
 
 from __future__ import annotations
