@@ -7,10 +7,10 @@ With several ``--jobs``, give each one BLAS thread (``OMP_NUM_THREADS=1 OPENBLAS
 before the command): numpy reads them when it loads. So set, the full benchmark took 167 s with
 ``--jobs 9`` on a 16-core machine (12 minutes on 2 cores before the model rule existed).
 
-Every space (composition, hourglass, ramp) is searched with every sampler, built by
-:func:`search.study.samplers.make_sampler` exactly as the product builds it, on cheap synthetic
-objectives over the schedules of ``Budget()`` (12 layers, sum 48, bounds 1..16). Prints Markdown
-tables, then one JSON object with every figure.
+Every space (composition, hourglass, ramp) is searched with every sampler that can search it
+(moves: the composition space only), built by :func:`search.study.samplers.make_sampler` exactly
+as the product builds it, on cheap synthetic objectives over the schedules of ``Budget()`` (12
+layers, sum 48, bounds 1..16). Prints Markdown tables, then one JSON object with every figure.
 
 Objectives. Each is a loss over a schedule ``m`` with a known optimum ``t`` (a valid schedule):
 
@@ -96,7 +96,7 @@ import numpy as np
 import optuna
 
 from search.findings.recommend import posterior_means
-from search.study.samplers import SAMPLERS, make_sampler
+from search.study.samplers import SAMPLERS, make_sampler, searches
 from search.study.schedule_model import MIN_TRIALS, ModelFit, fit_model
 from space.budget import Budget
 from space.fit import fit_to_budget
@@ -567,7 +567,7 @@ def plan_runs(
     """Every run, the slow (GP) ones first so that the pool finishes them in parallel."""
     specs = []
     for problem, family, sampler in itertools.product(problems, families.values(), samplers):
-        if sampler == "gp" and not args.gp_all and problem.noise_sd:
+        if (sampler == "gp" and not args.gp_all and problem.noise_sd) or not searches(sampler, family.space):
             continue
         cap, seeds = sampler_caps(sampler, args)
         best = family.best_regret(problem)

@@ -36,12 +36,17 @@ def chosen_sampler(asked: str | None, space: str) -> str:
     """
     if asked is None:
         return "moves" if space == "composition" else "tpe"
-    if asked == "moves" and space != "composition":
+    if not searches(asked, space):
         raise ValueError(
             f"the moves sampler moves width between layers of the composition space, not {space}; "
             f"choose from {', '.join(s for s in SAMPLERS if s != 'moves')}"
         )
     return asked
+
+
+def searches(sampler: str, space: str) -> bool:
+    """Whether ``sampler`` can search ``space``: moves only the composition space, the others any."""
+    return sampler != "moves" or space == "composition"
 
 
 def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:

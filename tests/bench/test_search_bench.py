@@ -19,8 +19,11 @@ from bench.search import (
     family_members,
     hourglass_units,
     main,
+    make_families,
     make_problems,
     parameter_grid,
+    parse_args,
+    plan_runs,
     random_composition_pool,
     recommended,
     requirement,
@@ -292,3 +295,14 @@ def test_a_run_where_tpe_reaches_the_target_decides_the_requirement(capsys):
         True,
         True,
     )
+
+
+def test_moves_searches_only_the_composition_space():
+    families = make_families(["composition", "ramp"], Budget(), None)
+    problems = make_problems(0.0, Budget())[:1]
+    specs = plan_runs(problems, families, ["moves", "tpe"], parse_args(["--seeds", "1"]))
+    assert {(s.space, s.sampler) for s in specs} == {
+        ("composition", "moves"),
+        ("composition", "tpe"),
+        ("ramp", "tpe"),
+    }
