@@ -7,10 +7,10 @@ With several ``--jobs``, give each one BLAS thread (``OMP_NUM_THREADS=1 OPENBLAS
 before the command): numpy reads them when it loads. So set, the full benchmark took 167 s with
 ``--jobs 9`` on a 16-core machine (12 minutes on 2 cores before the model rule existed).
 
-Every space (composition, hourglass, ramp) is searched with every sampler, built by
-:func:`search.study.samplers.make_sampler` exactly as the product builds it, on cheap synthetic
-objectives over the schedules of ``Budget()`` (12 layers, sum 48, bounds 1..16). Prints Markdown
-tables, then one JSON object with every figure.
+Every space (composition, hourglass, ramp) is searched with every sampler that can search it
+(moves: the composition space only), built by :func:`search.study.samplers.make_sampler` exactly
+as the product builds it, on cheap synthetic objectives over the schedules of ``Budget()`` (12
+layers, sum 48, bounds 1..16). Prints Markdown tables, then one JSON object with every figure.
 
 Objectives. Each is a loss over a schedule ``m`` with a known optimum ``t`` (a valid schedule):
 
@@ -50,7 +50,7 @@ Families. Hourglass and ramp reach only part of the schedules; their best member
 trying their whole parameter grid) may be above the target, which then is unreachable there.
 They are also measured against their own optimum: the target ``family best + 1%``.
 
-Caps. TPE and CMA-ES get ``--budget`` trials (300), random search 3x that. GP refits a Gaussian
+Caps. TPE, CMA-ES and moves get ``--budget`` trials (300), random search 3x that. GP refits a Gaussian
 process every trial (about a second each on 2 cores, 70 s for a 55-trial run on the composition
 space), so by default it runs ``--gp-seeds`` (3) seeds of ``--gp-budget`` (40) trials on the
 noise-free objectives only; ``--gp-seeds 10 --gp-budget 60 --gp-all`` measures it fully (the
@@ -68,8 +68,9 @@ slow); each is judged against its noise-free twin instead, a lower bound: a sear
 recommends one of the schedules it trained cannot do better than the best of them, which is what
 the noise-free search recommends after the same draws.
 
-Requirement. The default space and sampler (composition, TPE as ``make_sampler`` builds it)
-should need at most a third of random search's trials. Judged per objective and pooled over all
+Requirement. The default space with TPE (as ``make_sampler`` builds it; the default sampler
+before moves, which ``python -m bench.search_budget`` judges at the user's budget) should need
+at most a third of random search's trials. Judged per objective and pooled over all
 objectives (every run of every objective, equal weights), TPE's median against the simulated
 random median (or its lower bound); the measured random median is shown beside it. A verdict is
 ``undecided`` when a median is above its cap or a bound does not settle it; it is never turned
@@ -94,8 +95,9 @@ from multiprocessing import Pool
 import numpy as np
 import optuna
 
-from search.findings.recommend import MIN_TRIALS, ModelFit, fit_model, posterior_means
-from search.study.samplers import SAMPLERS, make_sampler
+from search.findings.recommend import posterior_means
+from search.study.samplers import SAMPLERS, make_sampler, searches
+from search.study.schedule_model import MIN_TRIALS, ModelFit, fit_model
 from space.budget import Budget
 from space.fit import fit_to_budget
 from space.spaces import SPACES, HourglassSpace, SearchSpace, hourglass_profile, make_space
@@ -111,7 +113,9 @@ STUCK = 50
 MODEL_EVERY = 10
 REFIT_EVERY = 100
 RULES = ("model", "observed")
-DEFAULT_SPACE, DEFAULT_SAMPLER = "composition", "tpe"
+# The requirement below was set, and is judged, for TPE, the default before moves (judged at the
+# user's budget by bench.search_budget instead: its trials-to-target runs are slow past 100 trials).
+DEFAULT_SPACE, JUDGED_SAMPLER = "composition", "tpe"
 # fit_many's values differ from the product's by about 1e-13: rows with remainders closer than
 # _TIE at the cut, or values within _EDGE of fit's snap distance, are fitted by the product.
 _TIE = 1e-9
@@ -159,6 +163,10 @@ SHAPES = (
         decoy=(3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5),
         decoy_floor=2.0,
     ),
+    # Held out: added with the at-budget benchmark and checked only after its sampler was chosen.
+    Objective("few-moves", (4, 5, 4, 4, 3, 4, 4, 4, 5, 4, 4, 3), cuts=(1, 4, 9)),
+    Objective("wide-last", (2, 2, 2, 2, 3, 3, 3, 3, 4, 5, 8, 11), cuts=(3, 7, 10)),
+    Objective("bulge", (2, 2, 3, 4, 6, 7, 7, 6, 4, 3, 2, 2), cuts=(2, 5, 8)),
 )
 
 
@@ -559,7 +567,7 @@ def plan_runs(
     """Every run, the slow (GP) ones first so that the pool finishes them in parallel."""
     specs = []
     for problem, family, sampler in itertools.product(problems, families.values(), samplers):
-        if sampler == "gp" and not args.gp_all and problem.noise_sd:
+        if (sampler == "gp" and not args.gp_all and problem.noise_sd) or not searches(sampler, family.space):
             continue
         cap, seeds = sampler_caps(sampler, args)
         best = family.best_regret(problem)
@@ -649,7 +657,7 @@ def requirement(cells: Sequence[Cell], reference: str = SIMULATED) -> dict[str, 
     is known far beyond the measured runs' cap); the measured random search is shown beside it.
     """
     on_default = [c for c in cells if c.space == DEFAULT_SPACE]
-    default = {c.problem: c for c in on_default if c.sampler == DEFAULT_SAMPLER}
+    default = {c.problem: c for c in on_default if c.sampler == JUDGED_SAMPLER}
     random = {c.problem: c for c in on_default if c.sampler == reference}
     measured = {c.problem: c for c in on_default if c.sampler == "random"}
     # A noisy problem without its own reference is judged against its noise-free twin: random
@@ -735,7 +743,7 @@ def markdown(problems: Sequence[Problem], families: dict[str, Family], cells: Se
 def requirement_lines(result: dict[str, object]) -> list[str]:
     """The requirement's table: TPE's median against a third of random search's."""
     rows = [*result["per_problem"], *([result["overall"]] if result["overall"] else [])]
-    lines = [f"### Requirement: {DEFAULT_SPACE} + {DEFAULT_SAMPLER} needs at most 1/3 of random's trials", ""]
+    lines = [f"### Requirement: {DEFAULT_SPACE} + {JUDGED_SAMPLER} needs at most 1/3 of random's trials", ""]
     if not rows:
         return [*lines, "(not measured: needs the composition space, tpe and random)"]
     first = rows[0]

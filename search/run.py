@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
             print(note)
     print(
         f"{'created' if created else 'resuming'} study '{options.study}' in {options.storage}: "
-        f"preset {plan.settings.preset}, space {plan.space.name}, sampler {options.sampler}, "
+        f"preset {plan.settings.preset}, space {plan.space.name}, sampler {plan.options.sampler}, "
         f"pruner {options.pruner}, {plan.workers} worker(s), target {options.trials} trials"
     )
     from search.trials.workers import run_workers  # torch: after every input is checked

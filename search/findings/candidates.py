@@ -20,9 +20,9 @@ from optuna.trial import FrozenTrial, TrialState
 
 from search.findings.confirmation import StoredRun, stored_runs
 from search.findings.formatting import seed_range
-from search.findings.recommend import MIN_TRIALS
 from search.findings.summary import model_ranking
 from search.study import record
+from search.study.schedule_model import MIN_TRIALS
 from search.study.settings import StudySettings, study_settings
 from space.schedule import Schedule
 from space.spec import baseline_schedules

@@ -17,7 +17,6 @@ from search.findings.fidelity_blocks import fidelity_section
 from search.findings.figures import importance_figure, schedules_figure, trials_figure
 from search.findings.formatting import mults_text
 from search.findings.importance import layer_importances
-from search.findings.recommend import ModelFit
 from search.findings.stats import SdEstimate, pooled_sd
 from search.findings.summary import (
     ModelPick,
@@ -28,6 +27,7 @@ from search.findings.summary import (
     summarize,
 )
 from search.study import record
+from search.study.schedule_model import ModelFit
 from search.study.settings import StudySettings, study_settings
 
 BEST_SHOWN = 6

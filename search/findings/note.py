@@ -9,8 +9,8 @@ from optuna_dashboard import save_note
 
 from search.findings.contents import StudyFindings, findings_of, note_sections
 from search.findings.markdown import to_markdown
-from search.findings.recommend import ModelFit
 from search.study import record
+from search.study.schedule_model import ModelFit
 
 # The model's kernel settings, stored with the study and refitted when the completed trials have
 # grown by this factor since: refitting every trial would cost seconds per trial in long studies.

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from optuna.trial import FrozenTrial
 
-from search.findings.recommend import MIN_TRIALS, ModelFit, fit_model, posterior_means
+from search.findings.recommend import posterior_means
 from search.study import record
+from search.study.schedule_model import MIN_TRIALS, ModelFit, fit_model
 
 
 @dataclass(frozen=True)

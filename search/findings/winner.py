@@ -21,8 +21,8 @@ from optuna.trial import FrozenTrial
 
 from search.findings.confirmation import Confirmation, ScheduleResult, latest_by_budget
 from search.findings.contents import StudyFindings
-from search.findings.recommend import MIN_TRIALS
 from search.study import record
+from search.study.schedule_model import MIN_TRIALS
 from search.training.run_config import ChosenBy
 
 Rule = Literal["confirmed", "model", "observed"]

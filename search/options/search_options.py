@@ -44,7 +44,9 @@ class SearchOptions(StudyOptions):
     text_field: str = Field("text", min_length=1, description="the JSON field holding a document's text")
     preset: str | None = Field(None, description="model size; None: small with CUDA, tiny without")
     space: str = Field("composition", description="a space's name or a JSON settings file")
-    sampler: Literal["tpe", "gp", "cmaes", "random"] = "tpe"
+    sampler: Literal["moves", "tpe", "gp", "cmaes", "random"] | None = Field(
+        None, description="None: moves on the composition space, tpe on the others"
+    )
     pruner: Literal["median", "hyperband", "none"] = "median"
     seed: int = Field(0, ge=0, description="data order and init of every trial, and the sampler's seed")
     tokens: Count | None = Field(None, ge=1, description="training tokens per trial; None: the preset's")
@@ -88,7 +90,12 @@ def read_search_options(doc: str | None, argv: Sequence[str] | None) -> SearchOp
     add("--text-field", help="the JSON field holding a document's text in .jsonl files (default text)")
     add("--preset", help=f"model size: {', '.join(PRESETS)} (default: small with CUDA, tiny without)")
     add("--space", help=f"{', '.join(SPACES)}, or a JSON settings file (default composition)")
-    add("--sampler", choices=SAMPLERS, help="tpe (multivariate), gp, cmaes or random (default tpe)")
+    add(
+        "--sampler",
+        choices=SAMPLERS,
+        help="moves (width moved between layers of the best schedule so far; composition space only), "
+        "tpe (multivariate), gp, cmaes or random (default: moves on the composition space, else tpe)",
+    )
     add("--pruner", choices=PRUNERS, help="median, hyperband or none (default median)")
     add("--seed", type=int, help="data order and init of every trial, and the sampler's seed (default 0)")
     add("--tokens", help="training tokens per trial, e.g. 20M (default: the preset's)")

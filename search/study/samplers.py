@@ -8,9 +8,10 @@ import warnings
 import optuna
 from optuna.storages import BaseStorage
 
+from search.study.moves import MoveSampler
 from search.study.storage import trial_id
 
-SAMPLERS = ("tpe", "gp", "cmaes", "random")
+SAMPLERS = ("moves", "tpe", "gp", "cmaes", "random")
 PRUNERS = ("median", "hyperband", "none")
 # TPE's share of trials that form its model of good schedules, and the most it takes.
 GOOD_SHARE = 0.25
@@ -27,13 +28,36 @@ def good_trials(finished: int) -> int:
     return min(math.ceil(GOOD_SHARE * finished), GOOD_MOST)
 
 
+def chosen_sampler(asked: str | None, space: str) -> str:
+    """The sampler a study of ``space`` uses: ``asked``, else moves on the composition space (the
+    only one whose parameters are layer widths to move between) and TPE on the others.
+
+    Raises ValueError when moves is asked for another space.
+    """
+    if asked is None:
+        return "moves" if space == "composition" else "tpe"
+    if not searches(asked, space):
+        raise ValueError(
+            f"the moves sampler moves width between layers of the composition space, not {space}; "
+            f"choose from {', '.join(s for s in SAMPLERS if s != 'moves')}"
+        )
+    return asked
+
+
+def searches(sampler: str, space: str) -> bool:
+    """Whether ``sampler`` can search ``space``: moves only the composition space, the others any."""
+    return sampler != "moves" or space == "composition"
+
+
 def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
-    """A seeded sampler; TPE models all layers jointly (multivariate), its good set a quarter
-    of the trials (:func:`good_trials`).
+    """A seeded sampler; moves is :class:`search.study.moves.MoveSampler`; TPE models all layers
+    jointly (multivariate), its good set a quarter of the trials (:func:`good_trials`).
 
     The runner checks that model-based samplers keep every parameter in their joint model
     (see :func:`independent_params`), so none falls back to independent sampling silently.
     """
+    if name == "moves":
+        return MoveSampler(seed=seed)
     if name == "tpe":
         with warnings.catch_warnings():
             # Optuna 4.9 deprecated ``gamma``, to be removed in 6.0 (hence optuna<6 in pyproject):

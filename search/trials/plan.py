@@ -18,7 +18,7 @@ from search.data.spec import DataSpec
 from search.data.tokenizer import load_tokenizer
 from search.options.search_options import SearchOptions
 from search.study.opening import check_resumable, open_study, peek_settings
-from search.study.samplers import make_pruner, make_sampler
+from search.study.samplers import chosen_sampler, make_pruner, make_sampler
 from search.study.settings import BUILTIN_OBJECTIVE, StudySettings
 from search.study.storage import open_if_present, open_storage
 from search.training.devices import default_preset
@@ -57,6 +57,7 @@ def make_plan(options: SearchOptions, log: bool = True) -> SearchPlan:
     order, and prepare the data; ValueError names the problem. Nothing is written before every
     check has passed: a refused run leaves no storage file and the stored study as it was."""
     space_spec = load_space_spec(options.space)
+    options = options.model_copy(update={"sampler": chosen_sampler(options.sampler, space_spec.space)})
     if not options.builtin_objective:
         load_function(options.objective)  # fails now, not in the first trial
     data, notes = _chosen_data(options)
@@ -206,6 +207,7 @@ def open_plan_study(plan: SearchPlan, worker_index: int) -> tuple[optuna.Study, 
     seen = summaries.get(options.study, 0)
     # Workers, and later runs of the same study, must not replay one random stream.
     digest = hashlib.sha256(f"{options.seed}/{worker_index}/{seen}".encode()).digest()
+    assert options.sampler is not None  # make_plan chose it
     sampler = make_sampler(options.sampler, int.from_bytes(digest[:4], "little"))
     base = plan.settings.base
     marks = checkpoint_steps(base.steps, base.train.checkpoints)

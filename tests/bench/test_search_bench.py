@@ -19,8 +19,11 @@ from bench.search import (
     family_members,
     hourglass_units,
     main,
+    make_families,
     make_problems,
     parameter_grid,
+    parse_args,
+    plan_runs,
     random_composition_pool,
     recommended,
     requirement,
@@ -29,7 +32,8 @@ from bench.search import (
     uniform_valid_schedules,
     verdict,
 )
-from search.findings.recommend import MIN_TRIALS, posterior_means
+from search.findings.recommend import posterior_means
+from search.study.schedule_model import MIN_TRIALS
 from space.budget import Budget
 from space.schedule import Schedule
 from space.spaces import CompositionSpace, HourglassSpace, RampSpace, layer_param_name
@@ -291,3 +295,14 @@ def test_a_run_where_tpe_reaches_the_target_decides_the_requirement(capsys):
         True,
         True,
     )
+
+
+def test_moves_searches_only_the_composition_space():
+    families = make_families(["composition", "ramp"], Budget(), None)
+    problems = make_problems(0.0, Budget())[:1]
+    specs = plan_runs(problems, families, ["moves", "tpe"], parse_args(["--seeds", "1"]))
+    assert {(s.space, s.sampler) for s in specs} == {
+        ("composition", "moves"),
+        ("composition", "tpe"),
+        ("ramp", "tpe"),
+    }

@@ -12,8 +12,8 @@ from search.best import main as best_main
 from search.findings.candidates import ConfirmPlan, plan_confirmation
 from search.findings.confirmation import stored_confirmations
 from search.findings.contents import gather_findings
-from search.findings.recommend import MIN_TRIALS
 from search.study import record
+from search.study.schedule_model import MIN_TRIALS
 from search.training.run_config import RunConfig
 from search.trials.confirming import confirm
 from space.schedule import Schedule

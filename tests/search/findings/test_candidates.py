@@ -5,7 +5,7 @@ from __future__ import annotations
 import optuna
 
 from search.findings.candidates import plan_confirmation, rank_trials
-from search.findings.recommend import MIN_TRIALS
+from search.study.schedule_model import MIN_TRIALS
 from search.study.settings import store_settings
 from tests.search.findings.test_summary import settings
 

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from search.findings.recommend import MIN_TRIALS, cumulative_shares, fit_model, posterior_means
+from search.findings.recommend import posterior_means
+from search.study.schedule_model import MIN_TRIALS, cumulative_shares, fit_model
 
 OPTIMUM = np.array([8, 4, 4, 4, 3, 3, 3, 3, 4, 4, 4, 4])
 

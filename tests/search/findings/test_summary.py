@@ -6,9 +6,9 @@ from optuna.trial import TrialState
 from search.data.spec import DataSpec
 from search.findings.contents import StudyFindings
 from search.findings.note import MODEL_FIT_ATTR, current_findings, study_note
-from search.findings.recommend import MIN_TRIALS
 from search.findings.summary import model_ranking, summarize
 from search.study.record import completed
+from search.study.schedule_model import MIN_TRIALS
 from search.study.settings import StudySettings, store_settings
 from search.training.run_config import RunConfig
 from space.spec import SpaceSpec

@@ -10,10 +10,10 @@ from optuna.trial import TrialState
 
 from search.findings.confirmation import Confirmation, ScheduleResult
 from search.findings.contents import StudyFindings
-from search.findings.recommend import MIN_TRIALS
 from search.findings.summary import model_ranking, summarize
 from search.findings.winner import choose_winner
 from search.study.record import completed
+from search.study.schedule_model import MIN_TRIALS
 from tests.search.findings.test_summary import settings, study_trials, trial
 
 UNIFORM = (4,) * 12

@@ -5,7 +5,8 @@ import optuna
 import pytest
 from optuna.distributions import FloatDistribution, IntDistribution
 
-from search.study.samplers import GOOD_MOST, SAMPLERS, good_trials, make_sampler
+from search.study.moves import MoveSampler
+from search.study.samplers import GOOD_MOST, SAMPLERS, chosen_sampler, good_trials, make_sampler
 
 
 class RecordingTPESampler(optuna.samplers.TPESampler):
@@ -48,9 +49,18 @@ def test_every_sampler_builds_without_warnings_users_cannot_act_on():
         warnings.simplefilter("always")
         samplers = [make_sampler(name, 0) for name in SAMPLERS]
     assert [w for w in caught if issubclass(w.category, FutureWarning)] == []
-    assert isinstance(samplers[0], optuna.samplers.TPESampler)
+    assert isinstance(samplers[0], MoveSampler)
+    assert isinstance(samplers[1], optuna.samplers.TPESampler)
 
 
 def test_unknown_sampler_is_refused_by_name():
     with pytest.raises(ValueError, match="unknown sampler 'anneal'"):
         make_sampler("anneal", 0)
+
+
+def test_the_default_sampler_moves_width_on_the_composition_space_and_is_tpe_elsewhere():
+    assert chosen_sampler(None, "composition") == "moves"
+    assert chosen_sampler(None, "hourglass") == chosen_sampler(None, "ramp") == "tpe"
+    assert chosen_sampler("cmaes", "composition") == "cmaes"
+    with pytest.raises(ValueError, match="composition space, not ramp; choose from tpe, gp"):
+        chosen_sampler("moves", "ramp")

@@ -60,6 +60,7 @@ BAD_RUN_OPTIONS = [
     (["--seed", "5"], "created with other settings"),
     (["--data", "/nonexistent/corpus"], "/nonexistent/corpus"),
     (["--gpus", "3"], "visible GPU"),
+    (["--space", "hourglass", "--sampler", "moves"], "the moves sampler moves width between layers"),
 ]
 
 
