@@ -46,6 +46,8 @@ import optuna
 
 from bench.search import SHAPES, STUCK, Problem, make_problems, quiet_worker
 from search.findings.recommend import posterior_means
+from search.study import record
+from search.study.opening import enqueue_schedule
 from search.study.samplers import SAMPLERS, chosen_sampler, make_sampler
 from space.budget import Budget
 from space.schedule import Schedule
@@ -114,7 +116,8 @@ def run_study(run: BudgetRun) -> StudyResult:
     study = optuna.create_study(sampler=make_sampler(run.sampler, run.seed))
     queued = baselines(budget)
     for mults in queued:
-        study.enqueue_trial(space.params_for(Schedule(budget=budget, mults=mults)), skip_if_exists=False)
+        schedule = Schedule(budget=budget, mults=mults)
+        enqueue_schedule(study, space, schedule, record.queued_attrs(schedule, seed=0))
     trained: list[tuple[int, ...]] = []
     observed: list[float] = []
     answers: dict[tuple[int, ...], float] = {}

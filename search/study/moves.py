@@ -33,6 +33,7 @@ import optuna
 from optuna.distributions import BaseDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial, TrialState
 
+from search.study import record
 from search.study.schedule_model import MIN_TRIALS, ModelFit, fit_model, predict
 from space.spaces import layer_param_name
 
@@ -41,8 +42,6 @@ MAX_RADIUS = 16
 GROW_AFTER = 2
 SHRINK_AFTER = 4
 CANDIDATES = 1000
-# Optuna keeps an enqueued trial's parameters here until (and after) it runs.
-_QUEUED = "fixed_params"
 _logger = logging.getLogger(__name__)
 
 
@@ -134,13 +133,15 @@ class History:
         pending: list[tuple[int, ...]] = []
         tried: set[tuple[int, ...]] = set()
         for trial in trials:
-            # A queued trial's parameters are known before it records them.
-            params = {**trial.system_attrs.get(_QUEUED, {}), **trial.params}
+            # A queued trial's schedule is in its record before its parameters are.
+            queued_mults = trial.user_attrs.get(record.QUEUED_MULTS)
+            queued = queued_mults is not None
+            params = {**({layer_param_name(i): m for i, m in enumerate(queued_mults)} if queued else {})}
+            params |= trial.params
             if trial.number == asking or not all(name in params for name in names):
                 continue
             row = grid.units(params, names)
             tried.add(row)
-            queued = _QUEUED in trial.system_attrs
             if trial.state == TrialState.COMPLETE and trial.value is not None and math.isfinite(trial.value):
                 measured.append((row, trial.value))
                 outcomes.append((trial.value, queued))

@@ -5,6 +5,7 @@ import optuna
 import pytest
 from optuna.distributions import FloatDistribution, IntDistribution
 
+from search.study import record
 from search.study.moves import (
     MAX_RADIUS,
     SHRINK_AFTER,
@@ -16,6 +17,7 @@ from search.study.moves import (
     neighbours,
     trust_radius,
 )
+from search.study.opening import enqueue_schedule
 from search.study.samplers import make_sampler
 from search.study.schedule_model import predict
 from space.budget import Budget
@@ -35,11 +37,17 @@ def loss(mults: tuple[int | float, ...]) -> float:
     return float((np.cumsum(np.array(mults) - TARGET)[[0, 3, 7]] ** 2).sum())
 
 
+def queue(study: optuna.Study, space: CompositionSpace, mults: tuple[int | float, ...]) -> None:
+    """Queue ``mults`` as search.run queues a schedule: its parameters and its record."""
+    schedule = Schedule(budget=space.budget, mults=mults)
+    enqueue_schedule(study, space, schedule, record.queued_attrs(schedule, seed=0))
+
+
 def study_with_baselines(seed: int = 0, space: CompositionSpace = SPACE) -> optuna.Study:
     """A study whose queued baselines (uniform, hand-found) are trained and told, as search.run starts."""
     study = optuna.create_study(sampler=MoveSampler(seed=seed))
     for mults in (UNIFORM, HAND_FOUND):
-        study.enqueue_trial(space.params_for(Schedule(budget=space.budget, mults=mults)))
+        queue(study, space, mults)
     for _ in range(2):
         trial = study.ask()
         study.tell(trial, loss(space.suggest(trial).mults))
@@ -84,7 +92,7 @@ def test_a_pending_schedule_is_not_proposed_again():
     first = SPACE.suggest(alone.ask()).mults
     # The same history and seed, but with that schedule running in another worker.
     busy = study_with_baselines(seed=5)
-    busy.enqueue_trial(SPACE.params_for(Schedule(budget=BUDGET, mults=first)))
+    queue(busy, SPACE, first)
     SPACE.suggest(busy.ask())
     busy.sampler = MoveSampler(seed=5)
     assert SPACE.suggest(busy.ask()).mults != first
@@ -113,7 +121,7 @@ def test_pending_schedules_count_at_the_models_prediction_which_lowers_their_imp
 
 def test_queued_trials_not_yet_run_are_pending_with_their_parameters():
     study = study_with_baselines()
-    study.enqueue_trial(SPACE.params_for(Schedule(budget=BUDGET, mults=TARGET)))
+    queue(study, SPACE, tuple(TARGET))
     names = [layer_param_name(i) for i in range(12)]
     history = History.read(study.get_trials(deepcopy=False), names, WHOLE, asking=-1)
     assert history.pending == [tuple(TARGET)] and tuple(TARGET) in history.tried
@@ -177,7 +185,7 @@ def test_every_schedule_near_the_best_tried_widens_the_region_then_says_so(caplo
     # A budget of 3 layers, each 1..2, sum 5: only three schedules exist.
     space = CompositionSpace(Budget(n_layers=3, total=5, min_mult=1, max_mult=2))
     study = optuna.create_study(sampler=MoveSampler(seed=0))
-    study.enqueue_trial({layer_param_name(i): m for i, m in enumerate((2, 2, 1))})
+    queue(study, space, (2, 2, 1))
     trial = study.ask()
     study.tell(trial, loss_small(space.suggest(trial).mults))
     for _ in range(2):
