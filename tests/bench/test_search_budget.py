@@ -49,31 +49,29 @@ class Repeating(optuna.samplers.RandomSampler):
         return 4
 
 
-def test_repeats_do_not_count_and_a_stuck_run_keeps_its_last_recommendation(monkeypatch):
-    monkeypatch.setattr(search_budget, "make_sampler", lambda name, seed: Repeating(seed=seed))
-    created = []
+@pytest.fixture
+def created(monkeypatch) -> list[optuna.Study]:
+    """Every study ``optuna.create_study`` makes during the test, in order."""
+    studies: list[optuna.Study] = []
     real_create = optuna.create_study
 
     def recording(**kwargs):
-        created.append(real_create(**kwargs))
-        return created[-1]
+        studies.append(real_create(**kwargs))
+        return studies[-1]
 
     monkeypatch.setattr(optuna, "create_study", recording)
+    return studies
+
+
+def test_repeats_do_not_count_and_a_stuck_run_keeps_its_last_recommendation(monkeypatch, created):
+    monkeypatch.setattr(search_budget, "make_sampler", lambda name, seed: Repeating(seed=seed))
     problem = PROBLEMS["near-uniform"]
     result = run_study(BudgetRun(problem, "random", 0, (4, 50)))
     assert result.regrets[50] == result.regrets[4] == pytest.approx(baseline_regret(problem))
     assert len(created[0].trials) == 4 + STUCK == 4 + result.repeats
 
 
-def test_several_workers_keep_that_many_trials_out_and_still_tell_the_baselines_first(monkeypatch):
-    created = []
-    real_create = optuna.create_study
-
-    def recording(**kwargs):
-        created.append(real_create(**kwargs))
-        return created[-1]
-
-    monkeypatch.setattr(optuna, "create_study", recording)
+def test_several_workers_keep_that_many_trials_out_and_still_tell_the_baselines_first(created):
     problem = PROBLEMS["wide-first"]
     result = run_study(BudgetRun(problem, "moves", 0, (4, 20), workers=5))
     assert result.regrets[4] == pytest.approx(baseline_regret(problem))

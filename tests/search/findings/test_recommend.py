@@ -3,25 +3,7 @@ import pytest
 
 from search.findings.recommend import posterior_means
 from search.study.schedule_model import MIN_TRIALS, cumulative_shares, fit_model
-
-OPTIMUM = np.array([8, 4, 4, 4, 3, 3, 3, 3, 4, 4, 4, 4])
-
-
-def schedules(count: int, rng: np.random.Generator) -> np.ndarray:
-    """Valid-looking schedules near OPTIMUM: width moved between random pairs of layers."""
-    rows = np.tile(OPTIMUM, (count, 1))
-    for row in rows:
-        for _ in range(rng.integers(0, 6)):
-            give, take = rng.choice(12, size=2, replace=False)
-            if row[give] > 1:
-                row[give] -= 1
-                row[take] += 1
-    return rows
-
-
-def true_loss(mults: np.ndarray) -> np.ndarray:
-    """Smooth in the cumulative shape, lowest at OPTIMUM."""
-    return ((np.cumsum(mults - OPTIMUM, axis=1)[:, [0, 3, 7]]) ** 2).sum(axis=1)
+from tests.search.study.test_schedule_model import loss, near_optimum
 
 
 def test_cumulative_shares_are_the_width_spent_before_each_boundary():
@@ -35,8 +17,8 @@ def test_model_picks_schedules_truly_better_than_the_luckiest_draw():
     model_picks, observed_picks = [], []
     for seed in range(8):
         rng = np.random.default_rng(seed)
-        mults = schedules(150, rng)
-        truth = true_loss(mults)
+        mults = near_optimum(150, rng)
+        truth = loss(mults)
         observed = truth + rng.normal(0.0, 2.0, size=len(truth))
         model_picks.append(truth[int(np.argmin(posterior_means(mults, observed)))])
         observed_picks.append(truth[int(np.argmin(observed))])
@@ -45,8 +27,8 @@ def test_model_picks_schedules_truly_better_than_the_luckiest_draw():
 
 def test_noisier_losses_get_a_larger_noise_share():
     rng = np.random.default_rng(0)
-    mults = schedules(120, rng)
-    truth = true_loss(mults)
+    mults = near_optimum(120, rng)
+    truth = loss(mults)
     quiet = fit_model(mults, truth + rng.normal(0.0, 0.05, size=len(truth)))
     loud = fit_model(mults, truth + rng.normal(0.0, 5.0, size=len(truth)))
     assert quiet.noise_share < loud.noise_share
@@ -54,8 +36,8 @@ def test_noisier_losses_get_a_larger_noise_share():
 
 def test_posterior_means_stay_in_loss_units():
     rng = np.random.default_rng(1)
-    mults = schedules(60, rng)
-    observed = 4.5 + 0.01 * true_loss(mults) + rng.normal(0.0, 0.01, size=60)
+    mults = near_optimum(60, rng)
+    observed = 4.5 + 0.01 * loss(mults) + rng.normal(0.0, 0.01, size=60)
     means = posterior_means(mults, observed)
     assert means.shape == (60,)
     assert observed.min() - 0.05 < means.min() and means.max() < observed.max() + 0.05
@@ -63,11 +45,11 @@ def test_posterior_means_stay_in_loss_units():
 
 def test_too_few_trials_or_bad_losses_are_refused():
     rng = np.random.default_rng(3)
-    mults = schedules(MIN_TRIALS - 1, rng)
+    mults = near_optimum(MIN_TRIALS - 1, rng)
     with pytest.raises(ValueError, match=f"at least {MIN_TRIALS} trials"):
-        posterior_means(mults, true_loss(mults))
-    mults = schedules(MIN_TRIALS, rng)
-    losses = true_loss(mults).astype(float)
+        posterior_means(mults, loss(mults))
+    mults = near_optimum(MIN_TRIALS, rng)
+    losses = loss(mults).astype(float)
     losses[2] = np.nan
     with pytest.raises(ValueError, match="finite"):
         posterior_means(mults, losses)
