@@ -8,6 +8,9 @@ then prints one JSON object:
   and the wait for the last worker included;
 - ``steady_trials_per_hour``: each worker's finished trials after its first one, over the time
   from its first finished trial to its last, summed over workers (what a long study converges to);
+- ``study_efficiency``: the finished trials' pure training time (tokens at the steady rate, no
+  start-up, compiling or evaluation) over GPUs x ``wall_s``: the share of the GPUs' time that
+  trained (null for an objective that records no tokens);
 - per worker: when its first trial started and its first and last trials finished, in seconds
   from the launch, and how many trials it finished.
 
@@ -30,6 +33,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from search.study import record
 from search.study.storage import open_storage
 
 STUDY = "scaling"
@@ -70,6 +74,14 @@ def steady_trials_per_hour(workers: list[dict[str, float | int | str]]) -> float
     return rate * 3600
 
 
+def study_efficiency(trials: list[FrozenTrial], devices: int, wall_s: float) -> float | None:
+    """The finished trials' pure training seconds over ``devices`` x ``wall_s``; None when no
+    finished trial recorded its training time."""
+    seconds = [record.training_seconds(t) for t in trials if t.state == TrialState.COMPLETE]
+    known = [s for s in seconds if s is not None]
+    return sum(known) / (devices * wall_s) if known else None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the study and print its figures."""
     parser = argparse.ArgumentParser(prog="python -m bench.scaling", description=__doc__.split("\n")[0])
@@ -96,12 +108,16 @@ def main(argv: list[str] | None = None) -> int:
         trials = optuna.load_study(study_name=STUDY, storage=open_storage(storage)).get_trials(deepcopy=False)
     finished = sum(t.state == TrialState.COMPLETE for t in trials)
     workers = worker_figures(trials, launched)
+    devices = len(args.gpus.split(",")) if args.gpus else args.workers or len(workers)
+    efficiency = study_efficiency(trials, devices, wall_s)
     result = {
         "command": command,
         "wall_s": round(wall_s, 2),
         "finished": finished,
         "trials_per_hour": round(finished / wall_s * 3600, 1),
         "steady_trials_per_hour": round(steady_trials_per_hour(workers), 1),
+        "devices": devices,
+        "study_efficiency": None if efficiency is None else round(efficiency, 3),
         "workers": workers,
     }
     print(json.dumps(result))

@@ -32,6 +32,8 @@ PARAMS = "params"
 VAL_LOSS = "val_loss"
 VAL_BPB = "val_bpb"
 PASSES = "passes"
+TOKENS = "tokens"
+TOKENS_PER_S = "tokens_per_s"
 LOSS_CURVE = "loss_curve"
 WALL_S = "wall_s"
 
@@ -152,6 +154,13 @@ def outcome(trial: FrozenTrial) -> str:
 def passes(trial: FrozenTrial) -> float | None:
     """How many times the trial's training went over its training data, when its objective said."""
     return trial.user_attrs.get(PASSES)
+
+
+def training_seconds(trial: FrozenTrial) -> float | None:
+    """The trial's pure training time: its tokens at its steady rate, without start-up, compiling
+    or evaluation; None when its objective did not say (a user's function)."""
+    tokens, rate = trial.user_attrs.get(TOKENS), trial.user_attrs.get(TOKENS_PER_S)
+    return tokens / rate if tokens and rate else None
 
 
 def run_config(trial: FrozenTrial) -> dict[str, Any]:

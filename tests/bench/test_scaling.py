@@ -1,9 +1,12 @@
 import json
 from pathlib import Path
 
+import optuna
 import pytest
+from optuna.trial import FrozenTrial, TrialState
 
 from bench import scaling
+from search.study import record
 from tests.search.trials.test_workers import HOLD_S, MEETING
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -16,6 +19,18 @@ def test_steady_rate_sums_each_workers_rate_after_its_first_trial() -> None:
         {"worker": "c", "finished": 1, "first_start_s": 9.0, "first_done_s": 19.0, "last_done_s": 19.0},
     ]
     assert scaling.steady_trials_per_hour(workers) == pytest.approx((2 / 10 + 4 / 40) * 3600)
+
+
+def test_study_efficiency_is_pure_training_time_over_gpu_time() -> None:
+    def finished(tokens: int, rate: float) -> FrozenTrial:
+        attrs = {record.TOKENS: tokens, record.TOKENS_PER_S: rate}
+        return optuna.trial.create_trial(value=4.0, user_attrs=attrs)
+
+    trials = [finished(20_000_000, 1_000_000.0), finished(20_000_000, 800_000.0)]
+    pruned = optuna.trial.create_trial(state=TrialState.PRUNED, user_attrs={record.TOKENS: 4_000_000})
+    # 20 s + 25 s of training on 2 GPUs over 30 s; a pruned trial's partial run does not count.
+    assert scaling.study_efficiency([*trials, pruned], devices=2, wall_s=30.0) == pytest.approx(45 / 60)
+    assert scaling.study_efficiency([optuna.trial.create_trial(value=1.0)], devices=1, wall_s=1.0) is None
 
 
 def test_two_cpu_workers_report_the_study_they_ran(
@@ -32,7 +47,8 @@ def test_two_cpu_workers_report_the_study_they_ran(
     assert code == 0
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["finished"] == 6 and result["trials_per_hour"] > 0
-    assert len(result["workers"]) == 2
+    assert len(result["workers"]) == 2 and result["devices"] == 2
+    assert result["study_efficiency"] is None  # the function objective records no training time
     assert sum(w["finished"] for w in result["workers"]) == 6
     first, second = result["workers"]
     assert 0 <= first["first_start_s"] <= second["first_start_s"] < result["wall_s"]

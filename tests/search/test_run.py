@@ -61,6 +61,8 @@ def test_study_has_its_trials_baselines_first_with_everything_stored(study_dir: 
             for key in ("params", "val_loss", "val_bpb", "tokens_per_s", "wall_s", "compile_s", "loss_curve"):
                 assert key in attrs, key
             assert attrs["val_loss"] == trial.value
+            seconds = record.training_seconds(trial)
+            assert seconds is not None and 0 < seconds < attrs["wall_s"]
             assert trial.intermediate_values  # the checkpoint before the final one
             config = RunConfig.model_validate(attrs["config"])
             assert list(config.model.schedule.mults) == attrs["mlp_mults"]
