@@ -21,6 +21,7 @@ import math
 import statistics
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,13 @@ from bench.panel import (
     add_panel_options,
     add_schedules_option,
     chosen_gpus,
-    named_schedules,
+    chosen_schedules,
     panel_base,
     panel_schedule,
     print_report,
 )
 from search.findings.candidates import rank_trials, select_candidates
-from search.findings.stats import kendall_tau, pooled_sd
+from search.findings.stats import kendall_tau, paired_differences, pooled_sd
 from search.options.counts import parse_count
 from search.study import record
 from search.study.settings import study_settings
@@ -115,7 +116,12 @@ def summarize(runs: Sequence[dict[str, Any]], reference: str = REFERENCE) -> dic
         losses[r["tokens"]].setdefault(r["schedule"], {})[r["seed"]] = r["val_loss"]
         mults[r["schedule"]] = r["mults"]
     spreads = {t: _paired_spread(losses[t], reference) for t in budgets}
+    means = {
+        t: {name: statistics.fmean(by_seed.values()) for name, by_seed in losses[t].items()} for t in budgets
+    }
     longest = budgets[-1] if budgets else None
+    longest_means = means[longest] if longest is not None else {}
+    longest_top = min(longest_means, key=longest_means.__getitem__, default=None)
     summary: list[dict[str, Any]] = []
     for tokens in budgets:
         source = _nearest_spread(tokens, spreads)
@@ -123,7 +129,7 @@ def summarize(runs: Sequence[dict[str, Any]], reference: str = REFERENCE) -> dic
             name: {
                 "mults": mults[name],
                 "losses": by_seed,
-                "mean": statistics.fmean(by_seed.values()),
+                "mean": means[tokens][name],
                 "difference": None
                 if name == reference
                 else _difference(by_seed, losses[tokens].get(reference, {}), spreads.get(source)),
@@ -131,10 +137,12 @@ def summarize(runs: Sequence[dict[str, Any]], reference: str = REFERENCE) -> dic
             for name, by_seed in sorted(losses[tokens].items())
         }
         ranking = sorted(schedules, key=lambda n: schedules[n]["mean"])
-        shared = [n for n in ranking if n in losses[longest]] if longest is not None else []
-        longest_means = [statistics.fmean(losses[longest][n].values()) for n in shared] if shared else []
-        tau = kendall_tau([schedules[n]["mean"] for n in shared], longest_means) if len(shared) > 1 else None
-        longest_top = min(losses[longest], key=lambda n: statistics.fmean(losses[longest][n].values()))
+        shared = [n for n in ranking if n in longest_means]
+        tau = (
+            kendall_tau([means[tokens][n] for n in shared], [longest_means[n] for n in shared])
+            if len(shared) > 1
+            else None
+        )
         passes = [r["passes"] for r in ok if r["tokens"] == tokens and r.get("passes") is not None]
         summary.append(
             {
@@ -163,16 +171,12 @@ def _paired_spread(by_schedule: Mapping[str, Mapping[int, float]], reference: st
     """The sd of paired differences from ``reference``, pooled over the schedules of one budget."""
     ref = by_schedule.get(reference, {})
     groups = [
-        [by_seed[s] - ref[s] for s in sorted(by_seed.keys() & ref.keys())]
+        list(paired_differences(by_seed, ref).values())
         for name, by_seed in by_schedule.items()
         if name != reference
     ]
     estimate = pooled_sd(groups)
-    return (
-        None
-        if estimate is None
-        else {"sd": estimate.sd, "df": estimate.df, "low": estimate.low, "high": estimate.high}
-    )
+    return None if estimate is None else asdict(estimate)
 
 
 def _nearest_spread(tokens: int, spreads: Mapping[int, dict[str, Any] | None]) -> int | None:
@@ -184,7 +188,7 @@ def _difference(
     values: Mapping[int, float], reference: Mapping[int, float], spread: dict[str, Any] | None
 ) -> dict[str, Any] | None:
     """Mean paired difference with a t interval from the pooled paired sd (its degrees of freedom)."""
-    diffs = [values[s] - reference[s] for s in sorted(values.keys() & reference.keys())]
+    diffs = list(paired_differences(values, reference).values())
     if not diffs:
         return None
     mean = statistics.fmean(diffs)
@@ -298,9 +302,8 @@ def merged_runs(paths: Sequence[str]) -> tuple[dict[str, Any], list[dict[str, An
 def main(argv: list[str] | None = None) -> int:
     """Train the budgets (or merge parts), print the tables and the JSON."""
     parser = argparse.ArgumentParser(prog="python -m bench.fidelity", description=__doc__.split("\n")[0])
-    add_panel_options(parser, data_required=False)
+    add_panel_options(parser, data_required=False, several_budgets=True)
     add = parser.add_argument
-    add("--tokens", nargs="+", default=[], help="training budgets, e.g. 5M 10M 20M 100M")
     add(
         "--seeds",
         type=int,
@@ -328,9 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if not args.data or not args.tokens:
             parser.error("--data and --tokens are required to train (or give --merge)")
+        schedules = chosen_schedules(parser, args)
         try:
             budgets = [parse_count(t) for t in args.tokens]
-            schedules = named_schedules(args.schedules, args.preset)
             if args.study:
                 schedules |= study_top(args.storage, args.study, args.top)
         except ValueError as e:

@@ -30,7 +30,7 @@ from bench.panel import (
     add_panel_options,
     add_schedules_option,
     chosen_gpus,
-    named_schedules,
+    chosen_schedules,
     panel_base,
     panel_schedule,
     print_report,
@@ -182,7 +182,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.noise", description=__doc__.split("\n")[0])
     add_panel_options(parser)
     add = parser.add_argument
-    add("--tokens", help="training tokens per run, e.g. 20M (default: the preset's)")
     add_schedules_option(parser, PANEL)
     add("--repeats", type=int, default=3, help="runs of each schedule at the study seed (default 3)")
     add("--seeds", type=int, default=3, help="seeds per schedule, the study's included (default 3)")
@@ -194,10 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     add("--variant-repeats", type=int, default=2, help="runs per variant and schedule (default 2)")
     args = parser.parse_args(argv)
-    try:
-        schedules = named_schedules(args.schedules, args.preset)
-    except ValueError as e:
-        parser.error(str(e))
+    schedules = chosen_schedules(parser, args)
     if unknown := set(args.variant_schedules) - set(schedules):
         parser.error(f"--variant-schedules {' '.join(sorted(unknown))}: not among --schedules")
     base, prepared = panel_base(args, args.tokens)

@@ -33,10 +33,17 @@ PANEL: dict[str, tuple[int, ...]] = {
 }
 
 
-def add_panel_options(parser: argparse.ArgumentParser, data_required: bool = True) -> None:
-    """What every panel benchmark takes: preset, data, GPUs and the JSON output."""
+def add_panel_options(
+    parser: argparse.ArgumentParser, data_required: bool = True, several_budgets: bool = False
+) -> None:
+    """What every panel benchmark takes: preset, token budget (one, or ``several_budgets``), data,
+    GPUs and the JSON output."""
     add = parser.add_argument
     add("--preset", default="small", help=f"{', '.join(PRESETS)} (default small)")
+    if several_budgets:
+        add("--tokens", nargs="+", default=[], help="training budgets, e.g. 5M 10M 20M 100M")
+    else:
+        add("--tokens", help="training tokens per run, e.g. 20M (default: the preset's)")
     add("--data", nargs="+", required=data_required, default=[], help="training files, folders or globs")
     add("--val-data", nargs="+", default=[], help="validation files (default: a held-out share)")
     add("--gpus", help="GPUs to spread the runs over, e.g. 0,1,2,3 (default: every visible GPU, or the CPU)")
@@ -90,6 +97,16 @@ def named_schedules(entries: Sequence[str], preset: str) -> dict[str, tuple[int 
             raise ValueError(f"--schedules: '{name}' is given twice")
         named[name] = mults
     return named
+
+
+def chosen_schedules(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> dict[str, tuple[int | float, ...]]:
+    """``args.schedules`` by :func:`named_schedules`; a bad one ends the command with its reason."""
+    try:
+        return named_schedules(args.schedules, args.preset)
+    except ValueError as e:
+        parser.error(str(e))
 
 
 def panel_schedule(run: RunConfig, mults: Sequence[int | float]) -> Schedule:

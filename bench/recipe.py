@@ -20,7 +20,7 @@ from bench.panel import (
     add_panel_options,
     add_schedules_option,
     chosen_gpus,
-    named_schedules,
+    chosen_schedules,
     panel_base,
     panel_schedule,
     print_report,
@@ -106,15 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.recipe", description=__doc__.split("\n")[0])
     add_panel_options(parser)
     add = parser.add_argument
-    add("--tokens", help="training tokens per run, e.g. 20M (default: the preset's)")
     add("--lr", type=float, nargs="+", default=[1e-3, 2e-3, 3e-3], help="peak learning rates")
     add("--warmup", type=float, nargs="+", default=[0.05, 0.1, 0.2, 0.3], help="warm-up shares of the steps")
     add_schedules_option(parser, SCHEDULES)
     args = parser.parse_args(argv)
-    try:
-        schedules = named_schedules(args.schedules, args.preset)
-    except ValueError as e:
-        parser.error(str(e))
+    schedules = chosen_schedules(parser, args)
     base, prepared = panel_base(args, args.tokens)
     results = run_jobs(recipe_jobs(base, schedules, args.lr, args.warmup), prepared, chosen_gpus(args.gpus))
     summary = summarize(results)
