@@ -134,10 +134,9 @@ class History:
         tried: set[tuple[int, ...]] = set()
         for trial in trials:
             # A queued trial's schedule is in its record before its parameters are.
-            queued_mults = trial.user_attrs.get(record.QUEUED_MULTS)
+            queued_mults = record.queued_mults(trial)
             queued = queued_mults is not None
-            params = {**({layer_param_name(i): m for i, m in enumerate(queued_mults)} if queued else {})}
-            params |= trial.params
+            params = {layer_param_name(i): m for i, m in enumerate(queued_mults or ())} | trial.params
             if trial.number == asking or not all(name in params for name in names):
                 continue
             row = grid.units(params, names)
