@@ -47,12 +47,11 @@ import optuna
 from bench.search import SHAPES, STUCK, Problem, make_problems, quiet_worker
 from search.findings.recommend import posterior_means
 from search.study import record
-from search.study.opening import enqueue_schedule
+from search.study.opening import baseline_runs, enqueue_schedule
 from search.study.samplers import SAMPLERS, chosen_sampler, make_sampler
 from space.budget import Budget
-from space.schedule import Schedule
 from space.spaces import CompositionSpace
-from space.spec import SpaceSpec, baseline_schedules
+from space.spec import SpaceSpec
 
 CHECKPOINTS = (25, 50)
 REGRET_FACTOR = 0.5
@@ -88,11 +87,8 @@ class StudyResult:
 
 
 def baselines(budget: Budget) -> list[tuple[int, ...]]:
-    """The baselines ``search.run`` queues by default, in its order, one per trial: the first
-    (reference) one at every noise seed, the others once (as ``search.study.opening`` queues them)."""
-    spec = SpaceSpec()
-    named = baseline_schedules(spec, CompositionSpace(budget))
-    return [s.mults for i, (_, s) in enumerate(named) for _ in range(spec.noise_seeds if i == 0 else 1)]
+    """The baselines ``search.run`` queues by default, in its order, one per trial."""
+    return [schedule.mults for _, schedule, _ in baseline_runs(SpaceSpec(), CompositionSpace(budget), seed=0)]
 
 
 def observe(problem: Problem, seed: int, mults: tuple[int, ...], copy: int) -> float:
@@ -114,10 +110,9 @@ def run_study(run: BudgetRun) -> StudyResult:
     budget = Budget()
     space = CompositionSpace(budget)
     study = optuna.create_study(sampler=make_sampler(run.sampler, run.seed))
-    queued = baselines(budget)
-    for mults in queued:
-        schedule = Schedule(budget=budget, mults=mults)
-        enqueue_schedule(study, space, schedule, record.queued_attrs(schedule, seed=0))
+    queued = baseline_runs(SpaceSpec(), space, seed=0)
+    for name, schedule, seed in queued:
+        enqueue_schedule(study, space, schedule, record.queued_attrs(schedule, seed, baseline=name))
     trained: list[tuple[int, ...]] = []
     observed: list[float] = []
     answers: dict[tuple[int, ...], float] = {}

@@ -15,7 +15,7 @@ from search.study import record
 from search.study.settings import StudySettings, store_settings, study_settings
 from space.schedule import Schedule
 from space.spaces import SearchSpace
-from space.spec import baseline_schedules
+from space.spec import SpaceSpec, baseline_schedules
 
 
 def open_study(
@@ -67,13 +67,20 @@ def peek_settings(storage: BaseStorage | None, name: str) -> StudySettings | Non
     return study_settings(optuna.load_study(study_name=name, storage=storage))
 
 
+def baseline_runs(spec: SpaceSpec, space: SearchSpace, seed: int) -> list[tuple[str, Schedule, int]]:
+    """The baselines a new study queues, in order, each with the seed it trains at: the first
+    (reference) one at every noise seed from ``seed``, the others once at ``seed``."""
+    runs = []
+    for index, (name, schedule) in enumerate(baseline_schedules(spec, space)):
+        seeds = range(seed, seed + spec.noise_seeds) if index == 0 else [seed]
+        runs += [(name, schedule, run_seed) for run_seed in seeds]
+    return runs
+
+
 def enqueue_baselines(study: optuna.Study, settings: StudySettings, space: SearchSpace) -> None:
-    """Queue the baselines: the first (reference) one at every noise seed, the others once."""
-    seed = settings.base.seed
-    for index, (name, schedule) in enumerate(baseline_schedules(settings.space, space)):
-        seeds = range(seed, seed + settings.space.noise_seeds) if index == 0 else [seed]
-        for run_seed in seeds:
-            enqueue_schedule(study, space, schedule, record.queued_attrs(schedule, run_seed, baseline=name))
+    """Queue the baselines (:func:`baseline_runs`), each with its record."""
+    for name, schedule, run_seed in baseline_runs(settings.space, space, settings.base.seed):
+        enqueue_schedule(study, space, schedule, record.queued_attrs(schedule, run_seed, baseline=name))
 
 
 def enqueue_schedule(
