@@ -42,6 +42,7 @@ from search.options.counts import parse_count
 from search.study import record
 from search.study.settings import study_settings
 from search.study.storage import load_existing_study
+from search.training.pictures import pyplot
 from search.training.run_config import RunConfig
 
 REFERENCE = "uniform"
@@ -240,11 +241,7 @@ def table(summary: dict[str, Any]) -> str:
 def plot(summary: dict[str, Any], path: str) -> None:
     """Mean loss against training tokens (left) and the paired difference from the reference with
     its 95% interval (right), one line per schedule, to ``path`` (a PNG)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     names = sorted({n for b in summary["budgets"] for n in b["schedules"]})
     fig, (loss_ax, diff_ax) = plt.subplots(1, 2, figsize=(12, 4.5))
     for name in names:
