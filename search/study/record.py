@@ -187,8 +187,15 @@ def holds(trial: FrozenTrial, wanted: str) -> bool:
 def earlier_holder(trials: Sequence[FrozenTrial], number: int, wanted: str) -> FrozenTrial | None:
     """The first trial numbered below ``number`` that holds the key ``wanted``, if any. Only earlier
     trials count: two workers that propose one schedule at once then agree that the lower number
-    trains it (at worst both do), where each yielding to the other would leave it untrained."""
+    trains it, where each yielding to the other would leave it untrained. That needs the lower one's
+    key recorded before the higher one looks (:func:`still_choosing`)."""
     return next((t for t in trials if t.number < number and holds(t, wanted)), None)
+
+
+def still_choosing(trials: Sequence[FrozenTrial], number: int) -> list[FrozenTrial]:
+    """Trials numbered below ``number`` that are running but have not recorded their key yet: asked,
+    their schedule still being drawn. One of them may be about to claim the same key."""
+    return [t for t in trials if t.number < number and t.state == TrialState.RUNNING and key(t) is None]
 
 
 def completed(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:

@@ -47,6 +47,38 @@ FIGURES_EVERY = 10
 # A worker whose last slots are held by others checks this often: the study is done the moment
 # they finish, and waiting a whole heartbeat kept a 2-GPU run alive 10 s past its last trial.
 WAIT_FOR_OTHERS_S = min(1.0, HEARTBEAT_S)
+# How long a trial waits for earlier trials still drawing their schedule before it decides whether
+# it repeats one of them: drawing takes well under a second; a worker that died meanwhile must not
+# hold the others up for good.
+CHOOSING_WAIT_S = 30.0
+CHOOSING_POLL_S = 0.05
+
+
+def trials_once_chosen(
+    study: optuna.Study,
+    number: int,
+    me: WorkerIdentity,
+    log: Callable[[str], None],
+    wait_s: float = CHOOSING_WAIT_S,
+) -> list[FrozenTrial]:
+    """The study's trials once no trial numbered below ``number`` is still drawing its schedule
+    (:func:`search.study.record.still_choosing`; a dead worker's trial is not waited for), so that
+    two workers proposing one schedule at the same moment both see the lower-numbered claim and
+    only it trains; after ``wait_s`` seconds, the trials as they are, and a line in the log saying so."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        trials = study.get_trials(deepcopy=False)
+        choosing = [t for t in record.still_choosing(trials, number) if dead_reason(t, me) is None]
+        if not choosing:
+            return trials
+        if time.monotonic() >= deadline:
+            numbers = ", ".join(str(t.number) for t in choosing)
+            log(
+                f"trial {number}: trial(s) {numbers} still drawing a schedule after {wait_s:g} s; "
+                "deciding without them (the same schedule may be trained twice)"
+            )
+            return trials
+        time.sleep(CHOOSING_POLL_S)
 
 
 @dataclass
@@ -206,7 +238,8 @@ class Worker:
         return schedule
 
     def _repeated(self, number: int, key: str) -> FrozenTrial | None:
-        return record.earlier_holder(self.study.get_trials(deepcopy=False), number, key)
+        trials = trials_once_chosen(self.study, number, self.me, self.log)
+        return record.earlier_holder(trials, number, key)
 
     def _record_repeat(self, trial: optuna.Trial, original: FrozenTrial) -> str:
         trial.set_user_attr(record.REPEAT_OF, original.number)

@@ -89,3 +89,16 @@ def test_a_trial_says_why_it_exists() -> None:
     assert record.role(made(**record.queued_attrs(HAND, 0, retry_of=7)), 0) == "retry of 7"
     assert record.role(made(repeat_of=1), 0) == "repeat of 1"
     assert record.role(made(seed=0), 0) == "sampled"
+
+
+def test_trials_still_choosing_are_earlier_running_ones_without_a_key() -> None:
+    key = record.trial_key(HAND, 0)
+    choosing, claimed, done, later = (
+        made(TrialState.RUNNING),
+        made(TrialState.RUNNING, schedule_key=key),
+        made(TrialState.FAIL),
+        made(TrialState.RUNNING),
+    )
+    for number, trial in enumerate([choosing, claimed, done, later]):
+        trial.number = number
+    assert record.still_choosing([choosing, claimed, done, later], 3) == [choosing]
