@@ -80,6 +80,10 @@ class Confirmation(BaseModel):
     reused: int
     fidelity: Fidelity | None = None
     ranking: str | None = Field(default=None, description="how the confirmed trials were chosen")
+    winner_against: dict[str, MeanDifference] = Field(
+        default_factory=dict,
+        description="the winner's paired difference from each other baseline (not the reference)",
+    )
 
     def same_result(self, other: Confirmation) -> bool:
         """Whether two records differ only in when they were made and what was trained for them."""

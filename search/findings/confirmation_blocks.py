@@ -9,6 +9,7 @@ from search.findings.confirmation import Confirmation, ScheduleResult
 from search.findings.document import Block, Heading, Picture, Section, Table, Text
 from search.findings.figures import confirmation_figure
 from search.findings.formatting import seed_range
+from search.findings.verdicts import result_status
 
 
 def result_cells(r: ScheduleResult) -> tuple[str, str, str, str, str]:
@@ -75,12 +76,26 @@ def fidelity_texts(c: Confirmation) -> list[Text]:
     return texts
 
 
+def against_texts(c: Confirmation) -> list[Text]:
+    """The winner against each other baseline, with its interval and standing; empty without any."""
+    return [
+        Text(
+            f"{c.winner} against {name}: mean difference {d.mean:+.4f}"
+            + (f", {c.confidence:.0%} interval [{d.low:+.4f}, {d.high:+.4f}]" if d.low is not None else "")
+            + f" over {d.n} seeds ({result_status(d)})",
+            kind="verdict",
+        )
+        for name, d in c.winner_against.items()
+    ]
+
+
 def confirmation_blocks(c: Confirmation, heading: bool = True) -> list[Block]:
     """One confirmation: its table, verdict, ranking rule, fidelity check and picture."""
     blocks: list[Block] = []
     if heading:
         blocks.append(Heading(f"{c.created}: {c.tokens:,} tokens, seeds {seed_range(c.seeds)}"))
     blocks += [confirmation_table(c), Text(c.verdict, label="Verdict", kind="verdict")]
+    blocks += against_texts(c)
     if c.ranking:
         blocks.append(Text(f"Trials ranked by {c.ranking}.", kind="note"))
     blocks += fidelity_texts(c)

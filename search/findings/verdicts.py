@@ -118,6 +118,7 @@ def summarize_confirmation(plan: ConfirmPlan, trained: Trained) -> Confirmation:
             )
         )
     winner, sentence = verdict(differences, reference.name, plan.seeds_text)
+    winner_against = against_baselines(plan, losses, winner)
     # The short side holds the study's own ranking, made at its seed, beside any short runs at the
     # fresh seeds: the study seed is left out of the comparison above, not out of this check.
     short_seeds = [plan.study_seed, *plan.seeds]
@@ -137,7 +138,26 @@ def summarize_confirmation(plan: ConfirmPlan, trained: Trained) -> Confirmation:
         reused=len(plan.candidates) * len(plan.seeds) - len(plan.missing),
         fidelity=fidelity(short, long, plan.study_tokens) if plan.tokens != plan.study_tokens else None,
         ranking=plan.ranking,
+        winner_against=winner_against,
     )
+
+
+def against_baselines(
+    plan: ConfirmPlan, losses: Mapping[str, Mapping[int, float]], winner: str | None
+) -> dict[str, MeanDifference]:
+    """The winner's paired difference from each baseline but the reference: beating the reference is
+    the verdict; whether it also beats what a user would try by hand is the question that follows."""
+    mine = next((c for c in plan.candidates if c.name == winner), None)
+    if mine is None:
+        return {}
+    against = {}
+    for c in plan.candidates[1:]:
+        if c.baseline is None or c.key == mine.key:
+            continue
+        pairs = paired_differences(losses[mine.key], losses[c.key])
+        if pairs:
+            against[c.name] = mean_difference(list(pairs.values()), CONFIDENCE)
+    return against
 
 
 def _losses(known: Mapping[RunKey, float], key: str, seeds: Sequence[int], tokens: int) -> dict[int, float]:

@@ -147,6 +147,16 @@ def assert_verdict_follows_from_the_losses(record: dict) -> None:
     else:
         assert record["verdict"].startswith(f"{winner} beats {reference['name']} at ")
         assert f"mean difference {better[winner]:+.4f}" in record["verdict"]
+    # The winner against each other baseline, by the same paired t-test.
+    by_name = {r["name"]: r for r in others}
+    baselines = [r["name"] for r in others if r["baseline"] is not None and r["name"] != winner]
+    assert list(record["winner_against"]) == (baselines if winner else [])
+    for name, difference in record["winner_against"].items():
+        seeds = sorted(by_name[winner]["losses"].keys() & by_name[name]["losses"].keys(), key=int)
+        mine = [by_name[winner]["losses"][s] for s in seeds]
+        theirs = [by_name[name]["losses"][s] for s in seeds]
+        interval = stats.ttest_rel(mine, theirs).confidence_interval(record["confidence"])
+        assert (difference["low"], difference["high"]) == pytest.approx((interval.low, interval.high))
 
 
 # End to end on the tiny study.

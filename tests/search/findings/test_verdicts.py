@@ -76,3 +76,30 @@ def test_the_fidelity_check_ranks_the_short_side_at_the_study_seed_the_compariso
     assert f is not None and f.short_seeds == [7]  # only uniform has 8 and 9 at the study's tokens
     assert f.short_means == [5.0, 4.8, 4.7]
     assert f.tau == pytest.approx(1.0)
+
+
+def test_the_winner_is_also_measured_against_every_other_baseline() -> None:
+    plan = plan_confirmation(small_study(), top=1, seeds=3, tokens=1000)
+    long = {"uniform": 3.3, "hand-found": 3.2, "trial 4": 3.1}
+    wobble = {8: 0.0, 9: 0.004, 10: -0.003}
+    losses = {
+        (c.key, s, 1000): long[c.name] + (wobble[s] if c.name == "trial 4" else 0.0)
+        for c in plan.candidates
+        for s in plan.seeds
+    }
+    record = summarize_confirmation(plan, Trained(losses=losses))
+    assert record.winner == "trial 4"
+    against = record.winner_against
+    assert list(against) == ["hand-found"]  # uniform is the verdict's reference, not repeated here
+    assert against["hand-found"].n == 3
+    assert against["hand-found"].mean == pytest.approx(-0.1 + 0.001 / 3)
+    assert against["hand-found"].below_zero
+
+
+def test_without_a_winner_nothing_is_measured_against_the_baselines() -> None:
+    plan = plan_confirmation(small_study(), top=1, seeds=2, tokens=1000)
+    losses = {
+        (c.key, s, 1000): 3.0 + 0.01 * s * (c.name == "trial 4") for c in plan.candidates for s in plan.seeds
+    }
+    record = summarize_confirmation(plan, Trained(losses=losses))
+    assert record.winner is None and record.winner_against == {}
