@@ -91,7 +91,8 @@ PRESETS: dict[str, Preset] = {
     ),
     # Warm-up over 30% of the steps: with 5% a trial's loss was mostly noise (bench.recipe, README).
     "small": _preset("GPU default: d_model 512, 8 heads, ctx 1024", Shape(512, 8), _gpu_recipe(2e-3, 0.3)),
-    "base": _preset("d_model 768, 12 heads, ctx 1024", Shape(768, 12), _gpu_recipe(1e-3, 0.3)),
+    # 1.25e-3: within 0.5% of each panel schedule's best learning rate, paired over seeds (bench.recipe).
+    "base": _preset("d_model 768, 12 heads, ctx 1024", Shape(768, 12), _gpu_recipe(1.25e-3, 0.3)),
     "baka": _preset(
         "the hand experiment's shape: d_model 1024, 4 heads, context 512, parallel residual",
         Shape(d_model=1024, n_heads=4, context=512, residual="parallel"),
