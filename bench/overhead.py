@@ -2,10 +2,11 @@
 
     python -m bench.overhead --preset small --trials 4 --tokens 20M --data DATA...
 
-Runs a fresh study (random sampler, no pruning) in a temporary storage with one worker and
-prints one JSON object: for every trial, its cycle time (from its start to the next trial's
-start, so Optuna, artifacts and notes count) split into setup, compile, training steps,
-evaluation, data waiting and everything else, in seconds and as shares of the cycle.
+Runs a fresh study (random sampler, no pruning, so each trial validates once, at its end) in a
+temporary storage with one worker and prints one JSON object: for every trial, its cycle time
+(from its start to the next trial's start, so Optuna, artifacts and notes count) split into setup,
+compile, training steps, evaluation, data waiting and everything else, in seconds and as shares of
+the cycle.
 """
 
 from __future__ import annotations

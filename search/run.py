@@ -11,7 +11,7 @@ from search.findings.contents import best_texts, gather_findings
 from search.findings.text import to_text
 from search.options.search_options import read_search_options
 from search.study.storage import artifact_dir, is_url
-from search.trials.plan import budget_notes, kept_recipe_note, make_plan, open_plan_study
+from search.trials.plan import budget_notes, kept_recipe_note, make_plan, open_plan_study, pruner_note
 from search.trials.signals import stop_on_sigterm
 from space.errors import describe
 
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, ValidationError) as e:
         print(f"error: {describe(e)}", file=sys.stderr)
         return 2
-    for note in (*plan.notes, kept_recipe_note(plan, asked), *budget_notes(plan)):
+    for note in (*plan.notes, kept_recipe_note(plan, asked), pruner_note(plan), *budget_notes(plan)):
         if note:
             print(note)
     print(

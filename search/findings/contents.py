@@ -28,7 +28,7 @@ from search.findings.summary import (
 )
 from search.study import record
 from search.study.schedule_model import ModelFit
-from search.study.settings import StudySettings, study_settings
+from search.study.settings import BUILTIN_OBJECTIVE, StudySettings, study_settings
 
 BEST_SHOWN = 6
 # The note shows the latest few confirmations; the report and the study's attribute keep every one.
@@ -114,6 +114,7 @@ def overview_table(f: StudyFindings) -> Table:
     data = ", ".join(base.data.train)
     if is_sample_corpus(base.data.train):
         data = "the sample corpus shipped with hourglass: a demonstration of the loop, not a finding"
+    builtin = f.settings.objective == BUILTIN_OBJECTIVE
     passes = f.passes.get(base.train.tokens)
     trained = f"{base.train.tokens:,}" + (f" ({passes:.2f} passes over the training data)" if passes else "")
     facts = (
@@ -123,10 +124,19 @@ def overview_table(f: StudyFindings) -> Table:
         ("training tokens per trial", trained),
         ("study seed", str(base.seed)),
         ("objective", f.settings.objective),
+        *((("validation", validation_text(base.train.checkpoints)),) if builtin else ()),
         ("trials counted", str(f.summary.counted)),
         ("outcomes", outcomes),
     )
     return Table(("study", f.name), facts)
+
+
+def validation_text(checkpoints: int) -> str:
+    """When the built-in trainer validates a trial of ``checkpoints`` checkpoints before the end."""
+    if checkpoints == 0:
+        # Optuna's dashboard draws an empty intermediate-values plot for such a study: say why.
+        return "at the end of each trial only (no pruning: no intermediate values)"
+    return f"{checkpoints} times during each trial (for the pruner) and at its end"
 
 
 def best_texts(f: StudyFindings) -> list[Text]:

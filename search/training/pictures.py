@@ -45,12 +45,13 @@ def plot_loss_curve(
     tokens = [(i + 1) * tokens_per_step for i in range(len(curve))]
     ax.plot(tokens, curve, linewidth=0.8, color="#4c72b0", label="train (per step)")
     if checkpoints:
+        # A run without a pruner validates once, at the end: one point, not a validation curve.
         ax.plot(
             [c["tokens"] for c in checkpoints],
             [c["val_loss"] for c in checkpoints],
             "o-",
             color="#dd8452",
-            label="validation",
+            label="validation" if len(checkpoints) > 1 else "validation (at the end only)",
         )
     ax.set_xlabel("tokens")
     ax.set_ylabel("loss (nats/token)")

@@ -16,6 +16,7 @@ import pytest
 from optuna.trial import TrialState
 from optuna_dashboard import get_note
 
+from model.presets import get_preset
 from search.best import main as best_main
 from search.run import main as run_main
 from search.study import record
@@ -65,6 +66,7 @@ def test_study_has_its_trials_baselines_first_with_everything_stored(study_dir: 
             assert seconds is not None and 0 < seconds < attrs["wall_s"]
             assert trial.intermediate_values  # the checkpoint before the final one
             config = RunConfig.model_validate(attrs["config"])
+            assert config.train.checkpoints == get_preset("tiny").train.checkpoints  # median pruner
             assert list(config.model.schedule.mults) == attrs["mlp_mults"]
             assert config.provenance is not None and config.provenance.data_hash
             assert len(trial.system_attrs.get("artifacts", {}) or _artifact_ids(trial)) == 2
@@ -155,6 +157,43 @@ def test_best_config_exports_and_trains_to_the_same_loss(study_dir: Path, tmp_pa
     reproduced = json.loads(results.read_text())["result"]["val_loss"]
     assert reproduced == best.value
     assert results.with_suffix(".curve.png").exists() and results.with_suffix(".curve.csv").exists()
+
+
+def test_without_a_pruner_trials_validate_only_at_the_end_and_export_so(tmp_path: Path, tiny_args: list[str]):
+    assert run(tmp_path, tiny_args, "--pruner", "none", trials=2, study="N") == 0
+    completed = record.completed(load(tmp_path, "N").get_trials())
+    assert len(completed) == 2
+    for trial in completed:
+        assert RunConfig.model_validate(record.run_config(trial)).train.checkpoints == 0
+        assert trial.intermediate_values == {}
+        assert len(_artifact_ids(trial)) == 2  # the loss curve is drawn with its one validation
+    assert "at the end of each trial only" in get_note(load(tmp_path, "N"))
+    out, results = tmp_path / "best.json", tmp_path / "repro.json"
+    assert best_main(["--study", "N", "--storage", str(tmp_path / "studies.db"), "--out", str(out)]) == 0
+    exported = RunConfig.model_validate_json(out.read_text())
+    assert exported.train.checkpoints == 0 and exported.origin is not None
+    assert train_main(["--config", str(out), "--out", str(results)]) == 0
+    assert json.loads(results.read_text())["result"]["val_loss"] == exported.origin.observed_loss
+
+
+def test_a_resumed_study_keeps_its_checkpoints_whatever_the_pruner(
+    tmp_path: Path, tiny_args: list[str], capsys
+):
+    # A study created with a pruner validates as every study did before --pruner none skipped the
+    # checkpoints; resumed without one, it keeps validating so.
+    assert run(tmp_path, tiny_args, trials=1, study="P") == 0
+    assert run(tmp_path, tiny_args, "--pruner", "none", trials=2, study="P") == 0
+    assert "train.checkpoints 2 (now 0)" in capsys.readouterr().out
+    [_, resumed] = record.completed(load(tmp_path, "P").get_trials())
+    assert RunConfig.model_validate(record.run_config(resumed)).train.checkpoints == 2
+    assert resumed.intermediate_values
+    # The other way round: a study made without a pruner gives one asked later nothing to act on.
+    assert run(tmp_path, tiny_args, "--pruner", "none", trials=1, study="N") == 0
+    assert run(tmp_path, tiny_args, "--pruner", "median", trials=2, study="N") == 0
+    assert "--pruner median prunes no trial" in capsys.readouterr().out
+    [_, resumed] = record.completed(load(tmp_path, "N").get_trials())
+    assert RunConfig.model_validate(record.run_config(resumed)).train.checkpoints == 0
+    assert resumed.intermediate_values == {}
 
 
 def test_a_deterministic_study_exports_deterministic_training(tmp_path: Path, tiny_args: list[str], capsys):

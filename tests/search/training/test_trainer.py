@@ -65,6 +65,16 @@ def test_reporter_sees_each_checkpoint_before_the_final_one_and_can_stop_the_run
         train(run, tiny_data.tokens, tiny_data.tokenizer, CPU, reporter=stop)
 
 
+def test_validating_at_checkpoints_does_not_change_training(tiny_spec, tiny_data):
+    # A study without a pruner skips the checkpoints: its trials must score as they would with them.
+    run = tiny_run(tiny_spec, tiny_data, tokens=get_preset("tiny").train.tokens, checkpoints=4)
+    checked = train(run, tiny_data.tokens, tiny_data.tokenizer, CPU)
+    unchecked = train(run.variant(checkpoints=0), tiny_data.tokens, tiny_data.tokenizer, CPU)
+    assert len(checked.checkpoints) == 5 and len(unchecked.checkpoints) == 1
+    assert unchecked.loss_curve == checked.loss_curve
+    assert unchecked.val_loss == checked.val_loss and unchecked.val_bpb == checked.val_bpb
+
+
 def test_result_records_speed_time_and_the_per_step_curve(tiny_spec, tiny_data):
     result = train(tiny_run(tiny_spec, tiny_data), tiny_data.tokens, tiny_data.tokenizer, CPU)
     summary = result.summary()
