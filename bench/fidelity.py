@@ -16,22 +16,22 @@ of several parts as one.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 from bench.gpu_jobs import Job, run_jobs
 from bench.panel import (
     PANEL,
+    add_merge_option,
     add_panel_options,
     add_schedules_option,
     chosen_gpus,
     chosen_schedules,
+    merged_parts,
     panel_base,
     panel_schedule,
     print_report,
@@ -280,20 +280,14 @@ def plot(summary: dict[str, Any], path: str) -> None:
 def merged_runs(paths: Sequence[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The header (preset, recipe) and the runs of several parts' JSON reports, which must share
     their preset and recipe (the budget aside)."""
-    header: dict[str, Any] | None = None
-    runs: list[dict[str, Any]] = []
-    for path in paths:
-        report = json.loads(Path(path).read_text())
-        this = {
+
+    def header_of(report: dict[str, Any]) -> dict[str, Any]:
+        return {
             "preset": report["preset"],
             "recipe": {k: v for k, v in report["recipe"].items() if k != "tokens"},
         }
-        if header is not None and this != header:
-            raise ValueError(f"{path}: another preset or recipe than {paths[0]}'s; parts must share them")
-        header = this
-        runs += report["runs"]
-    assert header is not None
-    return header, runs
+
+    return merged_parts(paths, header_of, "preset or recipe")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -312,12 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     add("--study", help="also train the model's top --top schedules of this study")
     add("--storage", default="studies.db", help="the study's storage (default studies.db)")
     add("--top", type=int, default=3, help="schedules taken from --study (default 3)")
-    add(
-        "--merge",
-        nargs="+",
-        default=[],
-        help="report the runs of these parts' JSON reports instead of training",
-    )
+    add_merge_option(parser)
     add("--plot", help="also draw loss against tokens per schedule into this PNG")
     args = parser.parse_args(argv)
     if args.merge:

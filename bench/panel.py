@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +119,31 @@ def chosen_gpus(text: str | None) -> list[int]:
     if text:
         return [int(part) for part in text.split(",")]
     return list(range(torch.cuda.device_count())) or [0]
+
+
+def add_merge_option(parser: argparse.ArgumentParser) -> None:
+    """``--merge``: parts' JSON reports to report as one instead of training."""
+    parser.add_argument(
+        "--merge", nargs="+", default=[], help="report these parts' JSON reports as one, training nothing"
+    )
+
+
+def merged_parts(
+    paths: Sequence[str], header_of: Callable[[dict[str, Any]], dict[str, Any]], shared: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The header and the runs of several parts' JSON reports; ``header_of`` takes from a report
+    what every part must share (``shared`` names it in the refusal of a part that differs)."""
+    header: dict[str, Any] | None = None
+    runs: list[dict[str, Any]] = []
+    for path in paths:
+        report = json.loads(Path(path).read_text())
+        this = header_of(report)
+        if header is not None and this != header:
+            raise ValueError(f"{path}: another {shared} than {paths[0]}'s; parts must share them")
+        header = this
+        runs += report["runs"]
+    assert header is not None
+    return header, runs
 
 
 def print_report(table: str, report: dict[str, Any], out: str | None) -> None:

@@ -15,19 +15,19 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from statistics import fmean
 from typing import Any
 
 from bench.gpu_jobs import Job, run_jobs
 from bench.panel import (
+    add_merge_option,
     add_panel_options,
     add_schedules_option,
     chosen_gpus,
     chosen_schedules,
+    merged_parts,
     panel_base,
     panel_schedule,
     print_report,
@@ -160,23 +160,16 @@ def merged_runs(paths: Sequence[str]) -> tuple[dict[str, Any], list[dict[str, An
     """The header (preset, budget, recipe) and the runs of several parts' JSON reports, which must
     share their preset, budget and recipe (the swept learning rate and warm-up aside); a run
     without a seed is seed 0's."""
-    header: dict[str, Any] | None = None
-    runs: list[dict[str, Any]] = []
-    for path in paths:
-        report = json.loads(Path(path).read_text())
-        this = {
+
+    def header_of(report: dict[str, Any]) -> dict[str, Any]:
+        return {
             "preset": report["preset"],
             "tokens": report["tokens"],
             "recipe": {k: v for k, v in report["recipe"].items() if k not in SWEPT},
         }
-        if header is not None and this != header:
-            raise ValueError(
-                f"{path}: another preset, budget or recipe than {paths[0]}'s; parts must share them"
-            )
-        header = this
-        runs += [{**r, "seed": r.get("seed", 0)} for r in report["runs"]]
-    assert header is not None
-    return header, runs
+
+    header, runs = merged_parts(paths, header_of, "preset, budget or recipe")
+    return header, [{**r, "seed": r.get("seed", 0)} for r in runs]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,12 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     add("--warmup", type=float, nargs="+", default=[0.05, 0.1, 0.2, 0.3], help="warm-up shares of the steps")
     add("--seeds", type=int, nargs="+", default=[0], help="seeds, each run at every recipe (default 0)")
     add_schedules_option(parser, SCHEDULES)
-    add(
-        "--merge",
-        nargs="+",
-        default=[],
-        help="report the runs of these parts' JSON reports instead of training",
-    )
+    add_merge_option(parser)
     args = parser.parse_args(argv)
     if args.merge:
         try:
