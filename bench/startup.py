@@ -6,7 +6,8 @@ Two measurements on the sample corpus (any ``search.run`` data options work), ca
   ``run_workers``, timing each start-up phase (imports, ``make_plan`` and its parts,
   ``open_plan_study``, ``Worker``) in the parent and in every spawned worker, up to the moment
   each worker would ask for its first trial (no trial runs). Times are seconds from the parent's
-  process start.
+  process start. This parent imports every timed module before reading its options, so its
+  children start after those imports; ``search.run`` starts them once its options are read.
 - ``--e2e``: runs ``python -m search.run`` for real with 1 and with ``--workers`` workers and
   reports, per worker process, when its first trial started (seconds from the launch).
 
@@ -39,7 +40,9 @@ import search.training.provenance
 import search.training.run_config
 import search.trials.plan
 import search.trials.runner
+import search.trials.spawning
 import search.trials.workers
+import search.trials.working
 from bench.scaling import worker_figures
 from model.presets import get_preset
 from search.data.sample_corpus import sample_corpus
@@ -57,11 +60,13 @@ _EVENTS_ENV = "HOURGLASS_BENCH_STARTUP_EVENTS"
 _TIMED: list[tuple[Any, str, str]] = [
     (search.trials.plan, "make_plan", "make_plan"),
     (search.trials.plan, "open_plan_study", "open_plan_study"),
-    (search.trials.workers, "open_worker_plan", "open_worker_plan"),
-    (search.trials.workers, "open_plan_study", "open_plan_study"),
+    (search.trials.working, "open_worker_plan", "open_worker_plan"),
+    (search.trials.working, "open_plan_study", "open_plan_study"),
     (search.trials.workers, "plan_for_worker", "plan_for_worker"),
-    (search.trials.workers, "_start_child", "start a child"),
-    (search.trials.workers, "make_objective", "make_objective"),
+    (search.trials.spawning, "start_children", "start the children"),
+    (search.trials.workers, "start_children", "start the children"),
+    (search.trials.spawning, "driver_gpu_count", "driver gpu count (libcuda)"),
+    (search.trials.working, "make_objective", "make_objective"),
     (search.trials.plan, "_visible_gpus", "visible gpus (torch.cuda)"),
     (search.trials.plan, "load_space_spec", "space spec"),
     (search.trials.plan, "open_storage", "open_storage"),
@@ -121,7 +126,7 @@ def _instrument() -> None:
     search.trials.runner.Worker.run = _first_trial  # type: ignore[method-assign]
 
 
-_REAL_CHILD = search.trials.workers._child
+_REAL_CHILD = search.trials.spawning._child
 
 
 def _instrumented_child(*args: Any) -> None:
@@ -135,12 +140,13 @@ def _parent(argv: list[str]) -> int:
     """The measured parent: what ``search.run`` does, with every phase timed."""
     _instrument()
     # Spawned workers run _instrumented_child, which wraps the real entry.
-    search.trials.workers._child = _instrumented_child
+    search.trials.spawning._child = _instrumented_child
     options = read_search_options(None, argv)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    plan = search.trials.plan.make_plan(options)
-    study, plan, _ = search.trials.plan.open_plan_study(plan, 0)
-    result = _timed(search.trials.workers.run_workers, "run_workers")(plan, study)
+    with search.trials.spawning.early_children(options) as children:
+        plan = search.trials.plan.make_plan(options)
+        study, plan, _ = search.trials.plan.open_plan_study(plan, 0)
+        result = _timed(search.trials.workers.run_workers, "run_workers")(plan, study, children)
     return result.exit_code
 
 

@@ -13,6 +13,7 @@ from search.options.search_options import read_search_options
 from search.study.storage import artifact_dir, is_url
 from search.trials.plan import budget_notes, kept_recipe_note, make_plan, open_plan_study, pruner_note
 from search.trials.signals import stop_on_sigterm
+from search.trials.spawning import early_children
 from space.errors import describe
 
 
@@ -22,26 +23,30 @@ def main(argv: list[str] | None = None) -> int:
     stop_on_sigterm()
     try:
         options = read_search_options(__doc__, argv)
-        asked = make_plan(options)
-        study, plan, created = open_plan_study(asked, 0)
     except (ValueError, ValidationError) as e:
-        print(f"error: {describe(e)}", file=sys.stderr)
-        return 2
-    for note in (*plan.notes, kept_recipe_note(plan, asked), pruner_note(plan), *budget_notes(plan)):
-        if note:
-            print(note)
-    print(
-        f"{'created' if created else 'resuming'} study '{options.study}' in {options.storage}: "
-        f"preset {plan.settings.preset}, space {plan.space.name}, sampler {plan.options.sampler}, "
-        f"pruner {options.pruner}, {plan.workers} worker(s), target {options.trials} trials"
-    )
-    from search.trials.workers import run_workers  # torch: after every input is checked
+        return _refused(e)
+    # Workers beyond the first start now and import while this process checks and prepares.
+    with early_children(options) as children:
+        try:
+            asked = make_plan(options)
+            study, plan, created = open_plan_study(asked, 0)
+        except (ValueError, ValidationError) as e:
+            return _refused(e)
+        for note in (*plan.notes, kept_recipe_note(plan, asked), pruner_note(plan), *budget_notes(plan)):
+            if note:
+                print(note)
+        print(
+            f"{'created' if created else 'resuming'} study '{options.study}' in {options.storage}: "
+            f"preset {plan.settings.preset}, space {plan.space.name}, sampler {plan.options.sampler}, "
+            f"pruner {options.pruner}, {plan.workers} worker(s), target {options.trials} trials"
+        )
+        from search.trials.workers import run_workers  # torch: after every input is checked
 
-    try:
-        result = run_workers(plan, study)
-    except KeyboardInterrupt:
-        print("interrupted: no trial is left running; run the same command to continue", file=sys.stderr)
-        return 130
+        try:
+            result = run_workers(plan, study, children)
+        except KeyboardInterrupt:
+            print("interrupted: no trial is left running; run the same command to continue", file=sys.stderr)
+            return 130
     print(result.reason)
     print(to_text(best_texts(gather_findings(study))))
     storage = options.storage if not is_url(options.storage) else f"'{options.storage}'"
@@ -51,6 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"      python -m search.best {where} --out {options.study}-best.json")
     print(f"      python -m search.report {where}")
     return result.exit_code
+
+
+def _refused(error: ValueError | ValidationError) -> int:
+    print(f"error: {describe(error)}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

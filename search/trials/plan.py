@@ -49,7 +49,7 @@ class SearchPlan:
     @property
     def workers(self) -> int:
         """Worker processes: one per GPU, or ``--workers`` on CPU."""
-        return len(self.gpus) if self.gpus else self.options.workers
+        return worker_count(self.gpus, self.options.workers)
 
 
 def make_plan(options: SearchOptions, log: bool = True) -> SearchPlan:
@@ -170,13 +170,22 @@ def continue_command(options: SearchOptions, stored: StudySettings) -> str:
 def _visible_gpus(asked: tuple[int, ...] | None) -> tuple[int, ...]:
     import torch  # here, not at the top: the checks before this one answer without it
 
-    visible = torch.cuda.device_count()
+    return chosen_gpus(asked, torch.cuda.device_count())
+
+
+def chosen_gpus(asked: tuple[int, ...] | None, visible: int) -> tuple[int, ...]:
+    """The GPUs ``--gpus`` asks for (None: all ``visible`` ones); ValueError names one not there."""
     if asked is None:
         return tuple(range(visible))
     if not asked or any(not 0 <= g < visible for g in asked):
         shown = ",".join(map(str, asked))
         raise ValueError(f"--gpus {shown}: this machine has {visible} visible GPU(s)")
     return asked
+
+
+def worker_count(gpus: tuple[int, ...], workers: int) -> int:
+    """Worker processes: one per GPU used, else ``workers`` (``--workers``, for CPU)."""
+    return len(gpus) if gpus else workers
 
 
 @dataclass(frozen=True)

@@ -59,3 +59,25 @@ def interruptible() -> Iterator[None]:
         yield
     finally:
         _raise_now.pop()
+
+
+@contextmanager
+def started_deaf_to_ctrl_c() -> Iterator[None]:
+    """Processes started within the block begin with Ctrl-C ignored: an ignored signal stays
+    ignored across exec, and Python then installs no KeyboardInterrupt handler, so a Ctrl-C in
+    their first imports prints no traceback. A Ctrl-C reaching this process's main thread meanwhile
+    is held, not dropped, and raised as the block ends. A process started here may inherit the
+    hold as well (seen with multiprocessing's spawn): it calls :func:`hear_ctrl_c` once it runs."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if handler is None else handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def hear_ctrl_c() -> None:
+    """In a process started deaf to Ctrl-C: from now on a Ctrl-C goes to :func:`interrupt`."""
+    signal.signal(signal.SIGINT, interrupt)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})

@@ -16,7 +16,7 @@ from search.study.record import counts
 from search.study.storage import open_storage
 from search.training.run_config import RunConfig
 from search.trials.plan import make_plan, open_worker_plan, plan_for_worker
-from search.trials.workers import cores_per_worker
+from search.trials.spawning import cores_per_worker
 from tests.search.trials.test_faults import POSTGRES, needs_postgres
 
 PROJECT = Path(__file__).resolve().parents[3]
