@@ -32,6 +32,7 @@ from bench.panel import (
     panel_schedule,
     print_report,
 )
+from search.findings.stats import paired_differences
 from search.training.run_config import RunConfig
 
 SCHEDULES = ("uniform", "wide-first", "wide-last")
@@ -82,11 +83,10 @@ def run_records(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def paired_gap(mine: Mapping[int, float], other: Mapping[int, float]) -> float | None:
     """How much higher ``mine``'s mean loss is than ``other``'s, relative to it, over the seeds both
     ran; None when they share none."""
-    common = sorted(set(mine) & set(other))
-    if not common:
+    pairs = paired_differences(mine, other)
+    if not pairs:
         return None
-    theirs = fmean(other[s] for s in common)
-    return (fmean(mine[s] for s in common) - theirs) / theirs
+    return fmean(pairs.values()) / fmean(other[s] for s in pairs)
 
 
 def summarize(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
