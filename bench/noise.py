@@ -11,7 +11,7 @@ Prints a table and, last, one JSON object: per schedule and pooled, the repeat s
 same seed), the seed sd (one run per seed), each with a 95% interval from its degrees of freedom;
 the largest loss spike after warm-up (the rise of the 20-step mean of the training loss); the
 spread of the panel's means and its ranking; the variants against the default kernels; and every
-run.
+run. A measurement run in parts, each with ``--out``, is reported as one by ``--merge a.json b.json``.
 """
 
 from __future__ import annotations
@@ -22,15 +22,18 @@ import statistics
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from bench.gpu_jobs import Job, run_jobs
 from bench.panel import (
     PANEL,
+    add_merge_option,
     add_panel_options,
     add_schedules_option,
     chosen_gpus,
     chosen_schedules,
+    merged_parts,
     panel_base,
     panel_schedule,
     print_report,
@@ -177,10 +180,28 @@ def table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def merged_runs(
+    paths: Sequence[str],
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, list[int | float]]]:
+    """The header (preset, budget, recipe), the runs and the schedules of several parts' JSON
+    reports, which must share their header and give a schedule's name the same multipliers."""
+
+    def header_of(report: dict[str, Any]) -> dict[str, Any]:
+        return {"preset": report["preset"], "tokens": report["tokens"], "recipe": report["recipe"]}
+
+    header, runs = merged_parts(paths, header_of, "preset, budget or recipe")
+    panel: dict[str, list[int | float]] = {}
+    for path in paths:
+        for name, schedule in json.loads(Path(path).read_text())["schedules"].items():
+            if panel.setdefault(name, schedule["mults"]) != schedule["mults"]:
+                raise ValueError(f"{path}: '{name}' has other multipliers than in an earlier part")
+    return header, runs, panel
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Train the panel and print the table and the JSON."""
+    """Train the panel (or merge parts) and print the table and the JSON."""
     parser = argparse.ArgumentParser(prog="python -m bench.noise", description=__doc__.split("\n")[0])
-    add_panel_options(parser)
+    add_panel_options(parser, data_required=False)
     add = parser.add_argument
     add_schedules_option(parser, PANEL)
     add("--repeats", type=int, default=3, help="runs of each schedule at the study seed (default 3)")
@@ -192,22 +213,28 @@ def main(argv: list[str] | None = None) -> int:
         help="schedules run with each variant",
     )
     add("--variant-repeats", type=int, default=2, help="runs per variant and schedule (default 2)")
+    add_merge_option(parser)
     args = parser.parse_args(argv)
-    schedules = chosen_schedules(parser, args)
-    if unknown := set(args.variant_schedules) - set(schedules):
-        parser.error(f"--variant-schedules {' '.join(sorted(unknown))}: not among --schedules")
-    base, prepared = panel_base(args, args.tokens)
-    jobs = panel_jobs(base, schedules, args.repeats, args.seeds, args.variant_schedules, args.variant_repeats)
-    results = run_jobs(jobs, prepared, chosen_gpus(args.gpus))
-    summary = summarize(results, schedules)
-    report = {
-        "preset": args.preset,
-        "tokens": base.train.tokens,
-        "recipe": base.train.model_dump(),
-        **summary,
-        "runs": [{k: v for k, v in r.items() if k != "loss_curve"} for r in results],
-    }
-    print_report(table(summary), report, args.out)
+    if args.merge:
+        try:
+            header, runs, schedules = merged_runs(args.merge)
+        except (OSError, KeyError, ValueError) as e:
+            parser.error(f"--merge: {e}")
+    else:
+        if not args.data:
+            parser.error("--data is required to train (or give --merge)")
+        schedules = chosen_schedules(parser, args)
+        if unknown := set(args.variant_schedules) - set(schedules):
+            parser.error(f"--variant-schedules {' '.join(sorted(unknown))}: not among --schedules")
+        base, prepared = panel_base(args, args.tokens)
+        jobs = panel_jobs(
+            base, schedules, args.repeats, args.seeds, args.variant_schedules, args.variant_repeats
+        )
+        results = run_jobs(jobs, prepared, chosen_gpus(args.gpus))
+        header = {"preset": args.preset, "tokens": base.train.tokens, "recipe": base.train.model_dump()}
+        runs = [{k: v for k, v in r.items() if k != "loss_curve"} for r in results]
+    summary = summarize(runs, schedules)
+    print_report(table(summary), {**header, **summary, "runs": runs}, args.out)
     return 0
 
 

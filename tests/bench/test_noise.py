@@ -141,3 +141,41 @@ def test_parts_of_another_budget_are_not_merged(data_args, tmp_path, capsys) -> 
     with pytest.raises(SystemExit):
         recipe.main(["--merge", str(part), str(other)])
     assert "another preset, budget or recipe" in capsys.readouterr().err
+
+
+def test_a_noise_panel_in_parts_merges_into_one(data_args, tmp_path, capsys) -> None:
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    common = [*data_args, "--repeats", "2", "--seeds", "1", "--variant-schedules"]
+    assert noise.main([*common, "--schedules", "uniform", "--out", str(first)]) == 0
+    assert (
+        noise.main([*common, "--schedules", "ramp", "mine=8,4,4,4,3,3,3,3,4,4,4,4", "--out", str(second)])
+        == 0
+    )
+    capsys.readouterr()
+    assert noise.main(["--merge", str(first), str(second)]) == 0
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert list(report["schedules"]) == ["uniform", "ramp", "mine"]
+    assert report["schedules"]["mine"]["mults"] == [8, 4, 4, 4, 3, 3, 3, 3, 4, 4, 4, 4]
+    assert report["pooled"]["repeat_sd"]["df"] == 3 and len(report["runs"]) == 6
+    assert report["preset"] == "tiny" and report["tokens"] == 6000
+
+
+def test_noise_parts_that_differ_are_not_merged(data_args, tmp_path, capsys) -> None:
+    part = tmp_path / "part.json"
+    argv = [*data_args, "--repeats", "1", "--seeds", "1", "--variant-schedules", "--schedules", "uniform"]
+    assert noise.main([*argv, "--out", str(part)]) == 0
+    report = json.loads(part.read_text())
+    renamed = tmp_path / "renamed.json"
+    uniform = report["schedules"]["uniform"]
+    renamed.write_text(
+        json.dumps({**report, "schedules": {"uniform": {**uniform, "mults": [3] * 11 + [15]}}})
+    )
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({**report, "recipe": {**report["recipe"], "lr": 1.0}}))
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        noise.main(["--merge", str(part), str(renamed)])
+    assert "'uniform' has other multipliers" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        noise.main(["--merge", str(part), str(other)])
+    assert "another preset, budget or recipe" in capsys.readouterr().err
