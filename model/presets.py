@@ -76,10 +76,12 @@ def _preset(description: str, shape: Shape, train: TrainSettings) -> Preset:
     return Preset(description=description, model=model, train=train)
 
 
-def _gpu_recipe(lr: float, warmup_frac: float = 0.05, batch_size: int = 32) -> TrainSettings:
-    """How a GPU preset's trials train: 20M tokens, scored on a fixed 0.5M-token validation set."""
+def _gpu_recipe(
+    lr: float, warmup_frac: float = 0.05, batch_size: int = 32, tokens: int = 20_000_000
+) -> TrainSettings:
+    """How a GPU preset's trials train: ``tokens`` a trial, scored on a fixed 0.5M-token validation set."""
     return TrainSettings(
-        tokens=20_000_000, batch_size=batch_size, lr=lr, warmup_frac=warmup_frac, val_tokens=524_288
+        tokens=tokens, batch_size=batch_size, lr=lr, warmup_frac=warmup_frac, val_tokens=524_288
     )
 
 
@@ -90,7 +92,12 @@ PRESETS: dict[str, Preset] = {
         TrainSettings(tokens=32_768, batch_size=8, lr=1e-2, val_tokens=4_096, checkpoints=2),
     ),
     # Warm-up over 30% of the steps: with 5% a trial's loss was mostly noise (bench.recipe, README).
-    "small": _preset("GPU default: d_model 512, 8 heads, ctx 1024", Shape(512, 8), _gpu_recipe(2e-3, 0.3)),
+    # 100M tokens: no budget of 5M to 50M ranked the panel like 100M (bench.fidelity, README).
+    "small": _preset(
+        "GPU default: d_model 512, 8 heads, ctx 1024",
+        Shape(512, 8),
+        _gpu_recipe(2e-3, 0.3, tokens=100_000_000),
+    ),
     # 1.25e-3: within 0.5% of each panel schedule's best learning rate, paired over seeds (bench.recipe).
     "base": _preset("d_model 768, 12 heads, ctx 1024", Shape(768, 12), _gpu_recipe(1.25e-3, 0.3)),
     "baka": _preset(

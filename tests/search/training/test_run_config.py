@@ -17,7 +17,7 @@ def test_a_preset_run_is_the_uniform_schedule_with_the_presets_recipe() -> None:
     run = RunConfig.from_preset("small", DATA, None, seed=3)
     assert run.model == get_preset("small").model and run.train == get_preset("small").train
     assert run.seed == 3 and run.params == run.model.params and run.provenance is None
-    assert run.tokens_per_step == 32 * 1024 and run.steps == 20_000_000 // (32 * 1024)
+    assert run.tokens_per_step == 32 * 1024 and run.steps == 100_000_000 // (32 * 1024)
 
 
 def test_a_variant_replaces_only_what_is_given() -> None:
