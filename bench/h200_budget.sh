@@ -4,8 +4,10 @@
 #   CORPUS=../shared/corpus OUT=runs/part-N bash bench/h200_budget.sh 1|2|3
 # Parts 1 and 2: the fidelity panel at 50M tokens, seeds 0 and 1 (#18: the smallest budget that ranks
 #   like 100M), and the repeat noise of `base` at its new recipe, three runs at the study seed.
-# Part 3: the panel at 35M tokens (one pass over the books + wiki train shards), seeds 0 and 1.
+# Part 3: the panel at 35M tokens (one pass over the books + wiki train shards), seeds 0 and 1, and
+#   base's last two repeat-noise schedules.
 # Merge with: python -m bench.fidelity --merge <earlier parts> fidelity-50M-*.json fidelity-35M.json
+#             python -m bench.noise --merge noise-base-*.json
 set -uo pipefail
 CORPUS=${CORPUS:-../shared/corpus}
 OUT=${OUT:-runs/h200}
