@@ -35,6 +35,7 @@ from bench.panel import (
     panel_base,
     panel_schedule,
     print_report,
+    read_parts,
 )
 from search.findings.candidates import rank_trials, select_candidates
 from search.findings.stats import kendall_tau, paired_differences, pooled_sd
@@ -310,10 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     add("--plot", help="also draw loss against tokens per schedule into this PNG")
     args = parser.parse_args(argv)
     if args.merge:
-        try:
-            header, runs = merged_runs(args.merge)
-        except (OSError, KeyError, ValueError) as e:
-            parser.error(f"--merge: {e}")
+        header, runs = read_parts(parser, merged_runs, args.merge)
     else:
         if not args.data or not args.tokens:
             parser.error("--data and --tokens are required to train (or give --merge)")

@@ -37,6 +37,8 @@ from bench.panel import (
     panel_base,
     panel_schedule,
     print_report,
+    read_parts,
+    run_header,
 )
 from search.findings.stats import pooled_sd
 from search.training.run_config import RunConfig
@@ -216,10 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     add_merge_option(parser)
     args = parser.parse_args(argv)
     if args.merge:
-        try:
-            header, runs, schedules = merged_runs(args.merge)
-        except (OSError, KeyError, ValueError) as e:
-            parser.error(f"--merge: {e}")
+        header, runs, schedules = read_parts(parser, merged_runs, args.merge)
     else:
         if not args.data:
             parser.error("--data is required to train (or give --merge)")
@@ -231,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             base, schedules, args.repeats, args.seeds, args.variant_schedules, args.variant_repeats
         )
         results = run_jobs(jobs, prepared, chosen_gpus(args.gpus))
-        header = {"preset": args.preset, "tokens": base.train.tokens, "recipe": base.train.model_dump()}
+        header = run_header(args.preset, base)
         runs = [{k: v for k, v in r.items() if k != "loss_curve"} for r in results]
     summary = summarize(runs, schedules)
     print_report(table(summary), {**header, **summary, "runs": runs}, args.out)

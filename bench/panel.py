@@ -8,7 +8,7 @@ import argparse
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from pydantic import ValidationError
@@ -20,6 +20,8 @@ from search.options.counts import parse_count
 from search.training.run_config import RunConfig
 from space.schedule import Schedule, parse_mults
 from space.spec import HAND_FOUND
+
+Merged = TypeVar("Merged")
 
 # Name -> multipliers (12 layers, sum 48): the baselines, the extremes of width at either end, the
 # first study's winner on the 2026-11-29 recipe, and a smooth ramp.
@@ -126,6 +128,22 @@ def add_merge_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--merge", nargs="+", default=[], help="report these parts' JSON reports as one, training nothing"
     )
+
+
+def read_parts(
+    parser: argparse.ArgumentParser, reader: Callable[[Sequence[str]], Merged], paths: Sequence[str]
+) -> Merged:
+    """``reader(paths)``: the ``--merge`` parts read as one; a part that cannot be read or does
+    not fit the others ends the command with its reason."""
+    try:
+        return reader(paths)
+    except (OSError, KeyError, ValueError) as e:
+        parser.error(f"--merge: {e}")
+
+
+def run_header(preset: str, run: RunConfig) -> dict[str, Any]:
+    """What a panel report says it trained: the preset, the budget and the whole recipe."""
+    return {"preset": preset, "tokens": run.train.tokens, "recipe": run.train.model_dump()}
 
 
 def merged_parts(

@@ -31,6 +31,8 @@ from bench.panel import (
     panel_base,
     panel_schedule,
     print_report,
+    read_parts,
+    run_header,
 )
 from search.findings.stats import paired_differences
 from search.training.run_config import RunConfig
@@ -184,10 +186,7 @@ def main(argv: list[str] | None = None) -> int:
     add_merge_option(parser)
     args = parser.parse_args(argv)
     if args.merge:
-        try:
-            header, runs = merged_runs(args.merge)
-        except (OSError, KeyError, ValueError) as e:
-            parser.error(f"--merge: {e}")
+        header, runs = read_parts(parser, merged_runs, args.merge)
     else:
         if not args.data:
             parser.error("--data is required to train (or give --merge)")
@@ -195,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         base, prepared = panel_base(args, args.tokens)
         jobs = recipe_jobs(base, schedules, args.lr, args.warmup, args.seeds)
         runs = run_records(run_jobs(jobs, prepared, chosen_gpus(args.gpus)))
-        header = {"preset": args.preset, "tokens": base.train.tokens, "recipe": base.train.model_dump()}
+        header = run_header(args.preset, base)
     summary = summarize(runs)
     print_report(table(summary), {**header, **summary}, args.out)
     return 0
