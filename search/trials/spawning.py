@@ -31,6 +31,11 @@ class Children:
     _senders: list[Connection] = field(default_factory=list)
     _waiting: bool = True
 
+    def add(self, process: BaseProcess, sender: Connection) -> None:
+        """A started child, and the end of its pipe that will send it the plan."""
+        self.processes.append(process)
+        self._senders.append(sender)
+
     def fit(self, plan: SearchPlan) -> bool:
         """Whether these are the children ``plan`` needs."""
         return (self.gpus, self.workers) == (plan.gpus, plan.workers)
@@ -75,8 +80,7 @@ def start_children(gpus: tuple[int, ...], workers: int) -> Children:
                     )
                     process.start()
                 receiver.close()
-                children.processes.append(process)
-                children._senders.append(sender)
+                children.add(process, sender)
     except BaseException:  # a Ctrl-C, or a child that could not start: none is left behind
         children.dismiss()
         raise
