@@ -41,8 +41,9 @@ here either (a run also ends after 50 repeats in a row, or when a family has no 
 Recommendation. Without noise, a run recommends the schedule with the best observed value, the
 first on ties, as Optuna's ``best_trial``. With noise that rule trusts lucky draws (a schedule
 near the optimum whose noise happened to be low), so by default (``--recommend model``) a noisy
-run recommends the trained schedule with the lowest posterior mean of ``search.findings.recommend``'s
-Gaussian process, as ``search.confirm`` ranks a study's trials: refreshed every ``MODEL_EVERY``
+run recommends the model's pick of ``search.findings.recommend``, as the product picks; these runs
+queue no baseline to weigh it against, so it is the trained schedule with the lowest posterior
+mean of the Gaussian process: refreshed every ``MODEL_EVERY``
 (10) trials, kernel refitted every ``REFIT_EVERY`` (100), the best observed before ``MIN_TRIALS``
 (8). ``--recommend observed`` uses the best observed value with noise too.
 
@@ -95,7 +96,7 @@ from multiprocessing import Pool
 import numpy as np
 import optuna
 
-from search.findings.recommend import posterior_means
+from search.findings.recommend import recommend
 from search.study.samplers import SAMPLERS, make_sampler, searches
 from search.study.schedule_model import MIN_TRIALS, ModelFit, fit_model
 from space.budget import Budget
@@ -431,9 +432,9 @@ def _noise(spec: RunSpec, mults: tuple[int | float, ...]) -> float:
 
 
 class ModelRule:
-    """Recommend the trained schedule with the lowest posterior mean (``search.findings.recommend``, as
-    ``search.confirm`` ranks its candidates), refreshed every ``MODEL_EVERY`` trials with the
-    kernel refitted every ``REFIT_EVERY``; the best observed before ``MIN_TRIALS`` trials."""
+    """Recommend the model's pick (``search.findings.recommend``, as the product picks; these runs
+    queue no baseline, so it is the lowest posterior mean), refreshed every ``MODEL_EVERY`` trials
+    with the kernel refitted every ``REFIT_EVERY``; the best observed before ``MIN_TRIALS`` trials."""
 
     def __init__(self) -> None:
         self.fit: ModelFit | None = None
@@ -450,7 +451,7 @@ class ModelRule:
             mults = np.array(list(observed), dtype=float)
             if self.fit is None or n - self.fitted_at >= REFIT_EVERY:
                 self.fit, self.fitted_at = fit_model(mults, values), n
-            self.choice = int(np.argmin(posterior_means(mults, values, self.fit)))
+            self.choice = recommend(mults, values, np.zeros(n, dtype=bool), self.fit).pick
         return self.choice
 
 
