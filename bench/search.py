@@ -168,6 +168,19 @@ SHAPES = (
     Objective("few-moves", (4, 5, 4, 4, 3, 4, 4, 4, 5, 4, 4, 3), cuts=(1, 4, 9)),
     Objective("wide-last", (2, 2, 2, 2, 3, 3, 3, 3, 4, 5, 8, 11), cuts=(3, 7, 10)),
     Objective("bulge", (2, 2, 3, 4, 6, 7, 7, 6, 4, 3, 2, 2), cuts=(2, 5, 8)),
+    # Held out from the recommendation rule (#16 part 3): fixed before any run, then run last.
+    # Three unit moves from hand-found, across its cuts: better than a baseline, but near it.
+    Objective("three-moves", (7, 4, 4, 4, 4, 4, 4, 3, 4, 3, 4, 3), cuts=(0, 4, 8)),
+    # Wide at both ends, narrow in the middle.
+    Objective("waist", (7, 6, 5, 3, 2, 2, 2, 2, 3, 5, 5, 6), cuts=(1, 5, 9)),
+    # Middle-heavy, with a second, shallower basin around the hand-found baseline.
+    Objective(
+        "two-peak",
+        (3, 3, 4, 5, 6, 6, 5, 4, 3, 3, 3, 3),
+        cuts=(2, 5, 8),
+        decoy=HAND_FOUND,
+        decoy_floor=3.0,
+    ),
 )
 
 
