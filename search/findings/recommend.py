@@ -12,9 +12,10 @@ good as a baseline: one of dozens of neighbours within the noise of it comes out
 A baseline is what one would train without a search, so leaving it needs evidence, as a status
 quo does: the recommendation is the lowest posterior mean among the schedules that the model
 finds better than the best baseline with probability at least ``CONFIDENCE``, and that baseline
-when there is none (Ax's in-sample best point keeps only points that meet its constraints with
-probability 0.95 the same way). Without noise the posterior is the losses themselves, and this is
-the lowest loss.
+when there is none. (Ax's in-sample best point has the same form in its ``feasible_threshold``
+method: the best posterior mean among the points that meet its constraints with probability
+0.95.) Without noise the model interpolates (the noise it assumes is bounded by what repeated
+baselines measured), its posterior is the losses themselves, and this is the lowest loss.
 """
 
 from __future__ import annotations
