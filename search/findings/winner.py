@@ -109,7 +109,7 @@ def _model(findings: StudyFindings) -> Winner:
         "model",
         f"the model's pick at the study's seed {findings.seed}: {pick.why} (expected loss "
         f"{pick.expected:.4f}), by a Gaussian process over {pick.seen} trials that weighs each loss "
-        "with its neighbours' and the seed noise the study measured",
+        "with its neighbours' (its noise kept within what repeated baselines measured)",
         pick.expected,
         findings.settings.base.train.tokens,
     )
