@@ -41,8 +41,9 @@ here either (a run also ends after 50 repeats in a row, or when a family has no 
 Recommendation. Without noise, a run recommends the schedule with the best observed value, the
 first on ties, as Optuna's ``best_trial``. With noise that rule trusts lucky draws (a schedule
 near the optimum whose noise happened to be low), so by default (``--recommend model``) a noisy
-run recommends the trained schedule with the lowest posterior mean of ``search.findings.recommend``'s
-Gaussian process, as ``search.confirm`` ranks a study's trials: refreshed every ``MODEL_EVERY``
+run recommends the model's pick of ``search.findings.recommend``, as the product picks; these runs
+queue no baseline to weigh it against, so it is the trained schedule with the lowest posterior
+mean of the Gaussian process: refreshed every ``MODEL_EVERY``
 (10) trials, kernel refitted every ``REFIT_EVERY`` (100), the best observed before ``MIN_TRIALS``
 (8). ``--recommend observed`` uses the best observed value with noise too.
 
@@ -95,7 +96,7 @@ from multiprocessing import Pool
 import numpy as np
 import optuna
 
-from search.findings.recommend import posterior_means
+from search.findings.recommend import recommend
 from search.study.samplers import SAMPLERS, make_sampler, searches
 from search.study.schedule_model import MIN_TRIALS, ModelFit, fit_model
 from space.budget import Budget
@@ -167,6 +168,19 @@ SHAPES = (
     Objective("few-moves", (4, 5, 4, 4, 3, 4, 4, 4, 5, 4, 4, 3), cuts=(1, 4, 9)),
     Objective("wide-last", (2, 2, 2, 2, 3, 3, 3, 3, 4, 5, 8, 11), cuts=(3, 7, 10)),
     Objective("bulge", (2, 2, 3, 4, 6, 7, 7, 6, 4, 3, 2, 2), cuts=(2, 5, 8)),
+    # Held out from the recommendation rule (#16 part 3): fixed before any run, then run last.
+    # Three unit moves from hand-found, across its cuts: better than a baseline, but near it.
+    Objective("three-moves", (7, 4, 4, 4, 4, 4, 4, 3, 4, 3, 4, 3), cuts=(0, 4, 8)),
+    # Wide at both ends, narrow in the middle.
+    Objective("waist", (7, 6, 5, 3, 2, 2, 2, 2, 3, 5, 5, 6), cuts=(1, 5, 9)),
+    # Middle-heavy, with a second, shallower basin around the hand-found baseline.
+    Objective(
+        "two-peak",
+        (3, 3, 4, 5, 6, 6, 5, 4, 3, 3, 3, 3),
+        cuts=(2, 5, 8),
+        decoy=HAND_FOUND,
+        decoy_floor=3.0,
+    ),
 )
 
 
@@ -431,9 +445,9 @@ def _noise(spec: RunSpec, mults: tuple[int | float, ...]) -> float:
 
 
 class ModelRule:
-    """Recommend the trained schedule with the lowest posterior mean (``search.findings.recommend``, as
-    ``search.confirm`` ranks its candidates), refreshed every ``MODEL_EVERY`` trials with the
-    kernel refitted every ``REFIT_EVERY``; the best observed before ``MIN_TRIALS`` trials."""
+    """Recommend the model's pick (``search.findings.recommend``, as the product picks; these runs
+    queue no baseline, so it is the lowest posterior mean), refreshed every ``MODEL_EVERY`` trials
+    with the kernel refitted every ``REFIT_EVERY``; the best observed before ``MIN_TRIALS`` trials."""
 
     def __init__(self) -> None:
         self.fit: ModelFit | None = None
@@ -450,7 +464,7 @@ class ModelRule:
             mults = np.array(list(observed), dtype=float)
             if self.fit is None or n - self.fitted_at >= REFIT_EVERY:
                 self.fit, self.fitted_at = fit_model(mults, values), n
-            self.choice = int(np.argmin(posterior_means(mults, values, self.fit)))
+            self.choice = recommend(mults, values, np.zeros(n, dtype=bool), self.fit).pick
         return self.choice
 
 

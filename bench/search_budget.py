@@ -11,9 +11,9 @@ baselines are queued first as ``search.run`` queues them (uniform at three seeds
 own noise draw, then hand-found), then the sampler, built by ``make_sampler`` as the
 product builds it, proposes the rest. A proposal repeating a schedule already trained gets the
 earlier answer and does not count, as in the product (a run also ends after ``STUCK`` repeats in a
-row). After ``CHECKPOINTS`` trials a run recommends a schedule by ``bench.search``'s rules:
-without noise the lowest observed value, with noise the lowest posterior mean of the Gaussian
-process over every trial so far (``search.findings.recommend``, as ``search.confirm`` ranks).
+row). After ``CHECKPOINTS`` trials a run recommends a schedule exactly as the product does
+(``search.findings.recommend``: the model's pick that ``search.best``, ``search.confirm``, the
+report and ``search.run`` show), from every trial so far, the queued baselines marked as such.
 
 With ``--workers`` k, a study keeps k trials asked and not yet told, as k workers do: each
 proposal is made while k - 1 others are pending; such a column is labelled ``sampler xk``.
@@ -45,10 +45,11 @@ import numpy as np
 import optuna
 
 from bench.search import SHAPES, STUCK, Problem, make_problems, quiet_worker
-from search.findings.recommend import posterior_means
+from search.findings.recommend import recommend as product_recommendation
 from search.study import record
 from search.study.opening import baseline_runs, enqueue_schedule
 from search.study.samplers import SAMPLERS, chosen_sampler, make_sampler
+from search.study.schedule_model import MIN_TRIALS
 from space.budget import Budget
 from space.spaces import CompositionSpace
 from space.spec import SpaceSpec
@@ -115,7 +116,7 @@ def run_study(run: BudgetRun) -> StudyResult:
         enqueue_schedule(study, space, schedule, record.queued_attrs(schedule, seed, baseline=name))
     trained: list[tuple[int, ...]] = []
     observed: list[float] = []
-    answers: dict[tuple[int, ...], float] = {}
+    answers: dict[tuple[int, ...], tuple[int, float]] = {}  # each schedule's first trial and its value
     found: dict[int, float] = {}
     out: deque[tuple[optuna.Trial, tuple[int, ...]]] = deque()
     repeats = in_a_row = 0
@@ -128,39 +129,41 @@ def run_study(run: BudgetRun) -> StudyResult:
             value = observe(run.problem, run.seed, mults, copy=trained.count(mults))
         elif mults in answers:  # an earlier trial of it was asked first, so is told by now
             repeats, in_a_row = repeats + 1, in_a_row + 1
-            study.tell(trial, answers[mults])
+            earlier, answer = answers[mults]
+            trial.set_user_attr(record.REPEAT_OF, earlier)  # as the product's runner marks a repeat
+            study.tell(trial, answer)
             continue
         else:
             value = observe(run.problem, run.seed, mults, copy=0)
         in_a_row = 0
-        answers.setdefault(mults, value)
+        answers.setdefault(mults, (trial.number, value))
         trained.append(mults)
         observed.append(value)
         study.tell(trial, value)
         if len(trained) in run.checkpoints:
-            found[len(trained)] = regret_of_recommendation(run.problem, trained, observed)
+            found[len(trained)] = regret_of_recommendation(run.problem, trained, observed, len(queued))
     # A run that ran out of new schedules keeps its last recommendation at the later checkpoints.
-    last = regret_of_recommendation(run.problem, trained, observed)
+    last = regret_of_recommendation(run.problem, trained, observed, len(queued))
     return StudyResult({trials: found.get(trials, last) for trials in run.checkpoints}, repeats)
 
 
 def regret_of_recommendation(
-    problem: Problem, trained: Sequence[tuple[int, ...]], observed: Sequence[float]
+    problem: Problem, trained: Sequence[tuple[int, ...]], observed: Sequence[float], baselines: int
 ) -> float:
     """Noise-free regret of the schedule the study recommends after these trials."""
-    return float(problem.regret(np.array(recommend(problem, trained, observed)))[0])
+    return float(problem.regret(np.array(recommend(trained, observed, baselines)))[0])
 
 
 def recommend(
-    problem: Problem, trained: Sequence[tuple[int, ...]], observed: Sequence[float]
+    trained: Sequence[tuple[int, ...]], observed: Sequence[float], baselines: int
 ) -> tuple[int, ...]:
-    """The schedule a study recommends: the lowest observed value without noise (the first of
-    equals), the lowest posterior mean with it."""
-    if problem.noise_sd:
-        ranked = posterior_means(np.array(trained, dtype=float), np.array(observed))
-    else:
-        ranked = np.array(observed)
-    return trained[int(np.argmin(ranked))]
+    """The schedule the product recommends after these trials, the first ``baselines`` of them the
+    queued baselines: the model's pick, or below ``MIN_TRIALS`` trials the lowest loss."""
+    if len(trained) < MIN_TRIALS:
+        return trained[int(np.argmin(observed))]
+    marked = np.arange(len(trained)) < baselines
+    found = product_recommendation(np.array(trained, dtype=float), np.array(observed), marked)
+    return trained[found.pick]
 
 
 def _timed(run: BudgetRun) -> tuple[StudyResult, float]:

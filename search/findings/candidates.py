@@ -1,10 +1,12 @@
 """What ``search.confirm`` compares: the study's baselines and its best schedules, at which seeds,
 and which of those runs the study or an earlier confirmation already made.
 
-The best schedules are ranked by a Gaussian process's posterior mean over all the study's trials
-(``search.findings.recommend``), not by their single noisy losses, so a lucky seed does not take
-a place that a schedule with consistently good neighbours deserves; a study with fewer than
-``MIN_TRIALS`` trials is ranked by loss, and the plan says which ranking it used.
+The best schedules are ranked by a Gaussian process over all the study's trials, not by their
+single noisy losses, so a lucky seed does not take a place that a schedule with consistently good
+neighbours deserves: those the model finds better than the best baseline with probability 95% or
+more first, then the rest, each group by posterior mean (``search.findings.recommend``, whose first
+is the model's pick). A study with fewer than ``MIN_TRIALS`` trials is ranked by loss, and the
+plan says which ranking it used.
 
 The schedules are compared at fresh seeds, never at the seed the study selected them on: there
 the winner's low loss is partly its luck, which the same seed would count again as evidence.
@@ -20,6 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from search.findings.confirmation import StoredRun, stored_runs
 from search.findings.formatting import seed_range
+from search.findings.recommend import CONFIDENCE
 from search.findings.summary import model_ranking
 from search.study import record
 from search.study.schedule_model import MIN_TRIALS
@@ -113,13 +116,17 @@ def plan_confirmation(study: optuna.Study, top: int, seeds: int, tokens: int | N
 
 
 def rank_trials(trials: Sequence[FrozenTrial]) -> tuple[list[FrozenTrial], str]:
-    """The completed trials best first, and how they were ranked: by the model's posterior mean
-    over all of them (every seed, baselines included), or by loss below ``MIN_TRIALS`` trials."""
+    """The completed trials best first, and how they were ranked: by the model over all of them
+    (every seed, baselines included; ``search.findings.recommend``'s order), or by loss below
+    ``MIN_TRIALS`` trials."""
     ranking = model_ranking(trials)
     if ranking is None:
         ranked = sorted(trials, key=lambda t: (record.value(t), t.number))
         return ranked, f"loss (fewer than {MIN_TRIALS} trials for a model)"
-    return [t for t, _ in ranking.ranked], f"the model's posterior mean over {len(trials)} trials"
+    return [t for t, _ in ranking.ranked], (
+        f"the model over {len(trials)} trials (posterior mean, those better than the best baseline "
+        f"with probability {CONFIDENCE:.0%} or more first)"
+    )
 
 
 def select_candidates(ranked: Sequence[FrozenTrial], settings: StudySettings, top: int) -> list[Candidate]:

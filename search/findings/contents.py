@@ -170,10 +170,10 @@ def best_texts(f: StudyFindings) -> list[Text]:
         texts.append(
             Text(
                 f"trial {pick.trial.number}, `{mults_text(record.mults(pick.trial))}`, val loss "
-                f"{record.value(pick.trial):.4f}, expected {pick.expected:.4f}. A Gaussian process over "
-                f"the {pick.seen} trials weighs each loss with its neighbours' (`search.confirm` retrains "
-                "its top schedules); where it differs from the best, the best's low loss may owe "
-                "something to its seed.",
+                f"{record.value(pick.trial):.4f}, expected {pick.expected:.4f}: {pick.why}. A Gaussian "
+                f"process over the {pick.seen} trials weighs each loss with its neighbours' (its noise kept "
+                "within what repeated baselines measured; `search.confirm` retrains its top schedules); "
+                "where it differs from the best, the best's low loss may owe something to its seed.",
                 label="The model's pick",
             )
         )

@@ -1,5 +1,5 @@
 """What a study has found so far: the best schedule, the baselines, the seed-noise band, and the
-model's ranking of every completed trial."""
+model's ranking of every completed trial (``search.findings.recommend``'s order)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from optuna.trial import FrozenTrial
 
-from search.findings.recommend import posterior_means
+from search.findings.recommend import CONFIDENCE, recommend
 from search.study import record
 from search.study.schedule_model import MIN_TRIALS, ModelFit, fit_model
 
@@ -62,26 +62,53 @@ class StudySummary:
 
 @dataclass(frozen=True)
 class ModelPick:
-    """The trial the model expects to be best, its expected loss, and how many trials it saw."""
+    """The trial the model recommends, its expected loss, how many trials it saw, and the best
+    baseline it was weighed against (None in a study without baselines) with the probability that
+    the pick is truly better than it (None where the pick is that baseline, or there is none)."""
 
     trial: FrozenTrial
     expected: float
     seen: int
     fit: ModelFit
+    reference: FrozenTrial | None = None
+    better: float | None = None
+
+    @property
+    def why(self) -> str:
+        """One clause on how the pick was chosen against the best baseline."""
+        if self.reference is None:
+            return "the lowest expected loss (the study has no baseline to weigh it against)"
+        name = record.baseline(self.reference)
+        if self.better is None:
+            return (
+                f"{name}, the best baseline: no trial is better than it with probability "
+                f"{CONFIDENCE:.0%} or more"
+            )
+        return (
+            f"the lowest expected loss among the trials better than {name}, the best baseline, with "
+            f"probability {CONFIDENCE:.0%} or more (this one: {self.better:.3f})"
+        )
 
 
 @dataclass(frozen=True)
 class ModelRanking:
-    """Trials with the model's expected loss, best first, and the kernel settings used."""
+    """Trials in the model's order, best first, each with its expected loss and the probability
+    that it is better than the best baseline (NaN without baselines); the best baseline's trial
+    (None without); and the kernel settings used."""
 
     ranked: list[tuple[FrozenTrial, float]]
     fit: ModelFit
+    better: dict[int, float] = field(default_factory=dict)
+    reference: FrozenTrial | None = None
 
     def pick(self, study_seed: int) -> ModelPick | None:
         """The best-ranked trial at the study's seed (None if it has none)."""
+        reference = self.reference
         for trial, expected in self.ranked:
             if record.seed(trial, study_seed) == study_seed:
-                return ModelPick(trial, expected, len(self.ranked), self.fit)
+                same = reference is not None and record.mults(trial) == record.mults(reference)
+                better = None if reference is None or same else self.better[trial.number]
+                return ModelPick(trial, expected, len(self.ranked), self.fit, reference, better)
         return None
 
     @property
@@ -91,17 +118,20 @@ class ModelRanking:
 
 
 def model_ranking(trials: Sequence[FrozenTrial], fit: ModelFit | None = None) -> ModelRanking | None:
-    """Completed ``trials`` with the model's expected loss (``search.findings.recommend``), best
-    first (ties: the earlier trial); None below ``MIN_TRIALS`` trials. ``fit`` reuses kernel
-    settings fitted earlier (fitting them costs about twenty times the ranking itself)."""
+    """Completed ``trials`` (in trial order) in the order of ``search.findings.recommend``, with the
+    model's expected loss; None below ``MIN_TRIALS`` trials. ``fit`` reuses kernel settings fitted
+    earlier (fitting them costs about twenty times the ranking itself)."""
     if len(trials) < MIN_TRIALS:
         return None
     mults = np.array([record.mults(t) for t in trials], dtype=float)
     values = np.array([record.value(t) for t in trials])
+    baseline = np.array([record.baseline(t) is not None for t in trials])
     fit = fit or fit_model(mults, values)
-    means = posterior_means(mults, values, fit)
-    order = sorted(range(len(trials)), key=lambda i: (means[i], trials[i].number))
-    return ModelRanking([(trials[i], float(means[i])) for i in order], fit)
+    found = recommend(mults, values, baseline, fit)
+    reference = trials[found.reference] if found.reference is not None else None
+    better = {t.number: float(p) for t, p in zip(trials, found.better, strict=True)}
+    ranked = [(trials[i], float(found.means[i])) for i in found.order]
+    return ModelRanking(ranked, fit, better, reference)
 
 
 def summarize(trials: Sequence[FrozenTrial], study_seed: int) -> StudySummary:

@@ -4,8 +4,9 @@
   retrained at paired seeds; when it named none, the reference baseline (nothing beat it beyond
   noise). The longest budget decides because it is the closest to training for real: a later
   confirmation at a shorter budget does not overrule it.
-- ``model``: the model's pick, the trial at the study's seed with the lowest posterior mean of a
-  Gaussian process over every completed trial (``search.findings.recommend``).
+- ``model``: the model's pick (``search.findings.recommend``), by a Gaussian process over every
+  completed trial: the trial at the study's seed with the lowest posterior mean among those better
+  than the best baseline with probability 95% or more, else that baseline.
 - ``observed``: the lowest single loss at the study's seed, which may owe something to its seed.
 
 Without a rule the strongest evidence the study has decides: a confirmation, else the model, else
@@ -106,9 +107,9 @@ def _model(findings: StudyFindings) -> Winner:
     return Winner(
         pick.trial,
         "model",
-        f"the model's pick: the lowest expected loss ({pick.expected:.4f}) at the study's seed "
-        f"{findings.seed}, by a Gaussian process over {pick.seen} trials that weighs each loss with "
-        "its neighbours'",
+        f"the model's pick at the study's seed {findings.seed}: {pick.why} (expected loss "
+        f"{pick.expected:.4f}), by a Gaussian process over {pick.seen} trials that weighs each loss "
+        "with its neighbours' (its noise kept within what repeated baselines measured)",
         pick.expected,
         findings.settings.base.train.tokens,
     )

@@ -115,9 +115,10 @@ class MoveSampler(optuna.samplers.BaseSampler):
 
 @dataclass(frozen=True)
 class History:
-    """What a study holds for the sampler, in width units: schedules measured and their losses,
-    every finished trial's (loss, queued) in trial order (a pruned one's loss infinite), schedules
-    pending (asked, not told), and every schedule tried."""
+    """What a study holds for the sampler, in width units: schedules measured and their losses (a
+    repeat reuses an earlier trial's loss: not a measurement), every finished trial's (loss, queued)
+    in trial order (a pruned one's loss infinite), schedules pending (asked, not told), and every
+    schedule tried."""
 
     units: np.ndarray
     values: np.ndarray
@@ -142,7 +143,9 @@ class History:
             row = grid.units(params, names)
             tried.add(row)
             if trial.state == TrialState.COMPLETE and trial.value is not None and math.isfinite(trial.value):
-                measured.append((row, trial.value))
+                # A repeat reuses its earlier trial's loss: no second measurement of the noise.
+                if record.repeat_of(trial) is None:
+                    measured.append((row, trial.value))
                 outcomes.append((trial.value, queued))
             elif trial.state == TrialState.PRUNED:
                 outcomes.append((math.inf, queued))

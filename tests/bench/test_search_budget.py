@@ -18,7 +18,7 @@ from bench.search_budget import (
     recommend,
     run_study,
 )
-from search.findings.recommend import posterior_means
+from search.findings.recommend import recommend as product_recommendation
 from space.budget import Budget
 from space.spec import HAND_FOUND
 
@@ -95,14 +95,17 @@ def test_observations_are_noisy_once_per_seed_schedule_and_copy():
     assert observe(noisy, 0, uniform, 0) != observe(noisy, 1, uniform, 0)
 
 
-def test_with_noise_the_recommendation_is_the_lowest_posterior_mean():
-    problem = PROBLEMS["near-uniform +noise"]
+def test_the_recommendation_is_the_products_pick_with_the_baselines_marked():
     rng = np.random.default_rng(0)
-    trained = [tuple(int(v) for v in row) for row in rng.permuted(np.tile(HAND_FOUND, (12, 1)), axis=1)]
-    observed = list(rng.normal(size=12))
-    picked = recommend(problem, trained, observed)
-    assert picked == trained[int(np.argmin(posterior_means(np.array(trained), np.array(observed))))]
-    assert recommend(PROBLEMS["near-uniform"], trained, observed) == trained[int(np.argmin(observed))]
+    trained = baselines(Budget()) + [
+        tuple(int(v) for v in row) for row in rng.permuted(np.tile(HAND_FOUND, (12, 1)), axis=1)
+    ]
+    observed = list(rng.normal(size=len(trained)))
+    marked = np.arange(len(trained)) < 4
+    found = product_recommendation(np.array(trained, dtype=float), np.array(observed), marked)
+    assert recommend(trained, observed, 4) == trained[found.pick]
+    # below the model's minimum of trials, the lowest loss
+    assert recommend(trained[:6], observed[:6], 4) == trained[int(np.argmin(observed[:6]))]
 
 
 def test_goals_compare_medians_with_random_search_and_require_beating_baselines_only_past_the_gap():

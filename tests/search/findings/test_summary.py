@@ -49,6 +49,43 @@ def test_model_pick_is_the_schedule_with_good_neighbours_not_the_lucky_best():
     assert 4.45 < pick.expected < 4.6
 
 
+UNIFORM = (4,) * 12
+WIDE = (12, 4, 4, 4, 2, 2, 2, 2, 4, 4, 4, 4)
+# Spreads about zero, one trial each: noise of sd about 0.01, as the uniform baseline's seeds show.
+JITTER = (0.01, -0.01, 0.0, 0.012, -0.008, 0.004, -0.012, 0.008, -0.004, 0.0)
+
+
+def opened_study() -> list:
+    """The baselines as search.run queues them: uniform at seeds 0 to 2 (spread 0.01), hand-found."""
+    runs = [("uniform", UNIFORM, 4.70, 0), ("uniform", UNIFORM, 4.71, 1), ("uniform", UNIFORM, 4.69, 2)]
+    runs.append(("hand-found", GOOD, 4.50, 0))
+    return [
+        trial(
+            n, mults, value, seed=seed, baseline=name, schedule_key=f"{','.join(map(str, mults))}@seed{seed}"
+        )
+        for n, (name, mults, value, seed) in enumerate(runs)
+    ]
+
+
+def test_a_lucky_neighbour_of_the_best_baseline_is_not_the_pick():
+    """Hand-found's neighbours do as well as it, within the noise the uniform seeds show; one drew
+    three sd's of luck. Nothing is better than hand-found with 95% probability: it stays the pick."""
+    trials = opened_study() + [trial(4 + k, near(GOOD, k), 4.50 + JITTER[k]) for k in range(10)]
+    trials.append(trial(14, near(GOOD, 10), 4.47))
+    pick = findings(trials).pick
+    assert pick is not None and pick.trial.number == 3
+    assert pick.reference is not None and pick.better is None
+    assert pick.why.startswith("hand-found, the best baseline: no trial is better than it")
+
+
+def test_a_region_surely_better_than_the_baselines_holds_the_pick():
+    trials = opened_study() + [trial(4 + k, near(GOOD, k), 4.50 + JITTER[k]) for k in range(10)]
+    trials += [trial(14 + k, near(WIDE, k), 4.30 + JITTER[k]) for k in range(10)]
+    pick = findings(trials).pick
+    assert pick is not None and pick.trial.number >= 14 and pick.better >= 0.95
+    assert pick.why.startswith("the lowest expected loss among the trials better than hand-found")
+
+
 def test_model_pick_uses_every_seed_but_picks_at_the_study_seed():
     trials = study_trials()
     trials.append(trial(12, GOOD, 4.40, seed=1))  # another data order: evidence, not a pick

@@ -128,6 +128,18 @@ def test_queued_trials_not_yet_run_are_pending_with_their_parameters():
     assert [queued for _, queued in history.outcomes] == [True, True]
 
 
+def test_a_repeat_is_a_finished_trial_but_not_a_second_measurement():
+    """A repeat reuses its earlier trial's loss: counted as a measurement, its zero spread would
+    tell the model the study has no noise."""
+    study = study_with_baselines()
+    trial = study.ask()
+    trial.set_user_attr(record.REPEAT_OF, 0)
+    study.tell(trial, loss(SPACE.suggest(trial).mults))
+    names = [layer_param_name(i) for i in range(12)]
+    history = History.read(study.get_trials(deepcopy=False), names, WHOLE, asking=-1)
+    assert len(history.values) == 2 and len(history.outcomes) == 3
+
+
 def test_trust_radius_grows_on_successes_and_shrinks_on_failures():
     baselines = [(10.0, True), (8.0, True)]
     assert trust_radius(baselines) == START_RADIUS
