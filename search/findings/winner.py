@@ -107,9 +107,9 @@ def _model(findings: StudyFindings) -> Winner:
     return Winner(
         pick.trial,
         "model",
-        f"the model's pick at the study's seed {findings.seed}: {pick.why} (expected loss "
-        f"{pick.expected:.4f}), by a Gaussian process over {pick.seen} trials that weighs each loss "
-        "with its neighbours' (its noise kept within what repeated baselines measured)",
+        f"the model's pick at the study's seed {findings.seed}, expected loss {pick.expected:.4f}: "
+        f"{pick.why}; by a Gaussian process over {pick.seen} trials that weighs each loss with its "
+        "neighbours', its noise kept within what repeated baselines measured",
         pick.expected,
         findings.settings.base.train.tokens,
     )

@@ -88,7 +88,9 @@ def test_without_a_confirmation_the_default_is_the_models_pick_not_the_lucky_los
     assert f.summary.best.number == LUCKY and f.pick is not None and f.pick.trial.number != LUCKY
     winner = choose_winner(f)
     assert (winner.trial.number, winner.rule) == (f.pick.trial.number, "model")
-    assert winner.reason.startswith("no confirmation yet; the model's pick at the study's seed 0: ")
+    assert winner.reason.startswith(
+        "no confirmation yet; the model's pick at the study's seed 0, expected loss "
+    )
     assert choose_winner(f, "observed").trial.number == LUCKY
 
 
