@@ -150,16 +150,26 @@ def merged_parts(
     paths: Sequence[str], header_of: Callable[[dict[str, Any]], dict[str, Any]], shared: str
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The header and the runs of several parts' JSON reports; ``header_of`` takes from a report
-    what every part must share (``shared`` names it in the refusal of a part that differs)."""
+    what every part must share (``shared`` names it in the refusal of a part that differs). A run
+    already in an earlier part is refused: counted twice, it would shrink every interval."""
     header: dict[str, Any] | None = None
     runs: list[dict[str, Any]] = []
+    seen: set[str] = set()
     for path in paths:
         report = json.loads(Path(path).read_text())
         this = header_of(report)
         if header is not None and this != header:
             raise ValueError(f"{path}: another {shared} than {paths[0]}'s; parts must share them")
         header = this
-        runs += report["runs"]
+        for run in report["runs"]:
+            key = json.dumps(run, sort_keys=True)
+            if key in seen:
+                raise ValueError(
+                    f"{path}: a run of it is also in an earlier part (a part given twice, or a merged "
+                    "report given beside its parts)"
+                )
+            seen.add(key)
+            runs.append(run)
     assert header is not None
     return header, runs
 

@@ -167,9 +167,9 @@ def test_noise_parts_that_differ_are_not_merged(data_args, tmp_path, capsys) -> 
     report = json.loads(part.read_text())
     renamed = tmp_path / "renamed.json"
     uniform = report["schedules"]["uniform"]
-    renamed.write_text(
-        json.dumps({**report, "schedules": {"uniform": {**uniform, "mults": [3] * 11 + [15]}}})
-    )
+    other_runs = [{**r, "val_loss": r["val_loss"] + 0.1} for r in report["runs"]]
+    schedules = {"uniform": {**uniform, "mults": [3] * 11 + [15]}}
+    renamed.write_text(json.dumps({**report, "schedules": schedules, "runs": other_runs}))
     other = tmp_path / "other.json"
     other.write_text(json.dumps({**report, "recipe": {**report["recipe"], "lr": 1.0}}))
     capsys.readouterr()
@@ -179,3 +179,6 @@ def test_noise_parts_that_differ_are_not_merged(data_args, tmp_path, capsys) -> 
     with pytest.raises(SystemExit):
         noise.main(["--merge", str(part), str(other)])
     assert "another preset, budget or recipe" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        noise.main(["--merge", str(part), str(part)])
+    assert "a run of it is also in an earlier part" in capsys.readouterr().err
