@@ -38,10 +38,11 @@ from bench.panel import (
     read_parts,
 )
 from search.findings.candidates import rank_trials, select_candidates
-from search.findings.stats import kendall_tau, paired_differences, pooled_sd
+from search.findings.stats import kendall_tau, paired_differences
 from search.options.counts import parse_count
 from search.study import record
 from search.study.settings import study_settings
+from search.study.spread import pooled_sd
 from search.study.storage import load_existing_study
 from search.training.pictures import pyplot
 from search.training.run_config import RunConfig

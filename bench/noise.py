@@ -40,7 +40,7 @@ from bench.panel import (
     read_parts,
     run_header,
 )
-from search.findings.stats import pooled_sd
+from search.study.spread import pooled_sd
 from search.training.run_config import RunConfig
 
 STUDY_SEED = 0

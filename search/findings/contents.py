@@ -17,7 +17,6 @@ from search.findings.fidelity_blocks import fidelity_section
 from search.findings.figures import importance_figure, schedules_figure, trials_figure
 from search.findings.formatting import mults_text
 from search.findings.importance import layer_importances
-from search.findings.stats import SdEstimate, pooled_sd
 from search.findings.summary import (
     ModelPick,
     ModelRanking,
@@ -29,6 +28,7 @@ from search.findings.summary import (
 from search.study import record
 from search.study.schedule_model import ModelFit
 from search.study.settings import BUILTIN_OBJECTIVE, StudySettings, study_settings
+from search.study.spread import SdEstimate, pooled_sd
 
 BEST_SHOWN = 6
 # The note shows the latest few confirmations; the report and the study's attribute keep every one.

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from search.study.spread import pooled_sd
+
 # Below this many trials the length scale and noise cannot be told apart; rank by loss instead.
 MIN_TRIALS = 8
 LENGTH_SCALES = (0.03, 0.06, 0.12, 0.25, 0.5)
@@ -79,17 +81,11 @@ def measured_noise_shares(mults: np.ndarray, values: np.ndarray) -> tuple[float,
     groups: dict[tuple[float, ...], list[float]] = {}
     for row, value in zip(np.asarray(mults, dtype=float), values, strict=True):
         groups.setdefault(tuple(row), []).append(float(value))
-    repeated = [np.array(g) for g in groups.values() if len(g) > 1]
-    df = sum(len(g) - 1 for g in repeated)
-    if not df:
+    noise = pooled_sd(list(groups.values()), NOISE_CONFIDENCE)
+    if noise is None:
         return None
-    squares = sum(float(((g - g.mean()) ** 2).sum()) for g in repeated)
-    from scipy.stats import chi2  # here: scipy is slow to import and --help needs none of it
-
-    # The chi-square interval of a variance, as search.findings.stats gives an sd's (a layer above).
-    tail = (1 - NOISE_CONFIDENCE) / 2
     scale = float(values.var()) or 1.0
-    return squares / chi2.ppf(1 - tail, df) / scale, squares / chi2.ppf(tail, df) / scale
+    return noise.low**2 / scale, noise.high**2 / scale
 
 
 def predict(
