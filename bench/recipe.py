@@ -102,7 +102,7 @@ def summarize(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
         cell = (r["schedule"], r["lr"], r["warmup_frac"])
         losses.setdefault(cell, {})
         if r["val_loss"] is not None:
-            losses[cell][r.get("seed", 0)] = r["val_loss"]
+            losses[cell][r["seed"]] = r["val_loss"]
     gaps: dict[Cell, float | None] = {}
     for cell, mine in losses.items():
         rivals = [
@@ -148,7 +148,7 @@ def table(summary: dict[str, Any]) -> str:
         loss = f"{r['val_loss']:.4f}" if r["val_loss"] is not None else r["failed"]
         spike = f"{r['spike']:.3f}" if r["spike"] is not None else ""
         cell = f"{r['schedule']:<12} {r['lr']:>8g} {r['warmup_frac']:>8g}"
-        lines.append(f"{cell} {r.get('seed', 0):>5} {loss:>9} {spike:>7}")
+        lines.append(f"{cell} {r['seed']:>5} {loss:>9} {spike:>7}")
     lines += ["", f"{'lr':>8} {'warm-up':>8} {'worst gap to a schedule best':>30} {'max spike':>10}"]
     ranked = sorted(summary["recipes"], key=lambda r: (r["worst_gap"] is None, r["worst_gap"] or 0))
     for r in ranked:
