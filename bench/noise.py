@@ -1,17 +1,20 @@
 """How noisy is one trial? ``python -m bench.noise --preset small --data ... --val-data ...``
 
 Trains a fixed panel of six schedules spread over the space (``bench.panel``; ``--schedules``
-chooses others) with the preset's
-recipe and the kernels a study uses: each ``--repeats`` times at the study seed (0) and once at
-each further seed up to ``--seeds``. For ``--variant-schedules`` it also repeats at seed 0 with
-the project's three ops replaced by their tensor-code twins and with flash attention instead of
-cuDNN's, so that noise can be told apart from a kernel's. Runs are spread over ``--gpus``.
+chooses others) with the preset's recipe and the kernels a study uses: each ``--repeats`` times
+at the study seed (0) and once at each further seed up to ``--seeds``. For
+``--variant-schedules`` it also repeats at seed 0 with the project's three ops replaced by their
+tensor-code twins and with flash attention instead of cuDNN's, so that noise can be told apart
+from a kernel's. Runs are spread over ``--gpus``.
 
 Prints a table and, last, one JSON object: per schedule and pooled, the repeat sd (same config,
 same seed), the seed sd (one run per seed), each with a 95% interval from its degrees of freedom;
-the largest loss spike after warm-up (the rise of the 20-step mean of the training loss); the
-spread of the panel's means and its ranking; the variants against the default kernels; and every
-run. A measurement run in parts, each with ``--out``, is reported as one by ``--merge a.json b.json``.
+the largest loss spike after warm-up (the rise of the 20-step mean of the training loss), alone
+and beyond the per-step median of the other schedules at the same seed (their batches are the
+same, so a stretch of hard text raises them all and cancels); the spread of the panel's means and
+its ranking; the variants against the default kernels; and every run (in ``--out``, with its
+training-loss curve). A measurement run in parts, each with ``--out``, is reported as one by
+``--merge a.json b.json``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from bench.panel import (
     add_schedules_option,
     chosen_gpus,
     chosen_schedules,
+    kept_run,
     merged_parts,
     panel_base,
     panel_schedule,
@@ -41,7 +45,9 @@ from bench.panel import (
     run_header,
 )
 from search.study.spread import pooled_sd
+from search.training.curves import excess_spike, median_curve
 from search.training.run_config import RunConfig
+from search.training.step_plan import warmup_steps
 
 STUDY_SEED = 0
 # Targets a stable recipe must meet (the trial-recipe issue): nats.
@@ -83,12 +89,33 @@ def _spread(groups: Sequence[Sequence[float]]) -> dict[str, Any] | None:
     return None if estimate is None else asdict(estimate)
 
 
+def excess_spikes(runs: Sequence[dict[str, Any]], warmup_frac: float) -> dict[str, list[float]]:
+    """Schedule -> the spike of each of its default-kernel runs beyond the per-step median of the
+    other schedules' runs at its seed (the same batches, so what text alone does cancels); runs
+    kept without their curve, or alone at their seed, have none."""
+    curves: dict[tuple[str, int], list[list[float]]] = {}
+    for r in runs:
+        name, variant, seed, _ = _parts(r["label"])
+        if variant == "default" and r.get("loss_curve"):
+            curves.setdefault((name, seed), []).append(r["loss_curve"])
+    found: dict[str, list[float]] = {}
+    for (name, seed), mine in curves.items():
+        others = [c for (n, s), cs in curves.items() if s == seed and n != name for c in cs]
+        others = [c for c in others if len(c) == len(mine[0])]
+        if others:
+            reference = median_curve(others)
+            warmup = warmup_steps(len(reference), warmup_frac)
+            found.setdefault(name, []).extend(excess_spike(c, reference, warmup) for c in mine)
+    return found
+
+
 def summarize(
-    results: Sequence[dict[str, Any]], panel: Mapping[str, Sequence[int | float]]
+    results: Sequence[dict[str, Any]], panel: Mapping[str, Sequence[int | float]], warmup_frac: float
 ) -> dict[str, Any]:
     """Per schedule and pooled figures from the runs of ``panel``'s schedules (failed runs are
-    listed, not counted)."""
+    listed, not counted); ``warmup_frac`` is the recipe's, for the spikes beyond the panel's."""
     ok = [r for r in results if "val_loss" in r]
+    beyond_panel = excess_spikes(ok, warmup_frac)
     schedules: dict[str, dict[str, Any]] = {}
     for name, mults in panel.items():
         default = [r for r in ok if _parts(r["label"])[:2] == (name, "default")]
@@ -107,6 +134,7 @@ def summarize(
             "seed": _spread([list(by_seed.values())]),
             "mean": statistics.fmean(seed_means.values()),
             "max_spike": max(r["spike"] for r in default),
+            "max_excess_spike": max(beyond_panel.get(name, []), default=None),
             "variants": _variants(ok, name, repeats),
         }
     ranking = sorted(schedules, key=lambda n: schedules[n]["mean"])
@@ -116,6 +144,10 @@ def summarize(
         "repeat_sd": _spread([s["repeats"] for s in schedules.values()]),
         "seed_sd": pooled_seed,
         "max_spike": max((s["max_spike"] for s in schedules.values()), default=None),
+        "max_excess_spike": max(
+            (s["max_excess_spike"] for s in schedules.values() if s["max_excess_spike"] is not None),
+            default=None,
+        ),
         "spread_of_means": max(means) - min(means) if means else None,
         "ranking": ranking,
     }
@@ -160,22 +192,32 @@ def _sd(spread: dict[str, Any] | None) -> str:
 
 def table(summary: dict[str, Any]) -> str:
     """The summary as aligned text."""
-    rows = [("schedule", "mean", "repeats at seed 0", "repeat sd [95%]", "seed sd [95%]", "max spike")]
+    rows = [
+        (
+            "schedule",
+            "mean",
+            "repeats at seed 0",
+            "repeat sd [95%]",
+            "seed sd [95%]",
+            "max spike",
+            "beyond the panel",
+        )
+    ]
     for name, s in summary["schedules"].items():
         repeats = ", ".join(_number(v) for v in s["repeats"])
-        rows.append(
-            (name, _number(s["mean"]), repeats, _sd(s["repeat"]), _sd(s["seed"]), _number(s["max_spike"], 3))
-        )
+        spikes = (_number(s["max_spike"], 3), _number(s["max_excess_spike"], 3))
+        rows.append((name, _number(s["mean"]), repeats, _sd(s["repeat"]), _sd(s["seed"]), *spikes))
         for variant, v in s["variants"].items():
             losses = ", ".join(_number(x) for x in v["losses"])
-            rows.append((f"  {variant}", _number(v["mean"]), losses, _sd(v["sd"]), "", ""))
+            rows.append((f"  {variant}", _number(v["mean"]), losses, _sd(v["sd"]), "", "", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     p = summary["pooled"]
     lines += [
         "",
         f"pooled repeat sd {_sd(p['repeat_sd'])}; pooled seed sd {_sd(p['seed_sd'])}",
-        f"largest spike after warm-up {_number(p['max_spike'], 3)} nats; spread of the panel's means "
+        f"largest spike after warm-up {_number(p['max_spike'], 3)} nats, beyond the panel's median "
+        f"at the same seed {_number(p['max_excess_spike'], 3)}; spread of the panel's means "
         f"{_number(p['spread_of_means'])}; ranking: {', '.join(p['ranking'])}",
         f"targets: {json.dumps(summary['targets'])}",
     ]
@@ -231,8 +273,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         results = run_jobs(jobs, prepared, chosen_gpus(args.gpus))
         header = run_header(args.preset, base)
-        runs = [{k: v for k, v in r.items() if k != "loss_curve"} for r in results]
-    summary = summarize(runs, schedules)
+        runs = [kept_run(r) for r in results]
+    summary = summarize(runs, schedules, header["recipe"]["warmup_frac"])
     print_report(table(summary), {**header, **summary, "runs": runs}, args.out)
     return 0
 

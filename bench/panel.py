@@ -174,10 +174,22 @@ def merged_parts(
     return header, runs
 
 
+# Training-loss curves are kept to 1e-4 nats: far below a batch's noise, and a third of the size.
+CURVE_DIGITS = 4
+
+
+def kept_run(result: dict[str, Any]) -> dict[str, Any]:
+    """A trained run as a report keeps it: its training-loss curve rounded, for the spike analyses."""
+    if "loss_curve" not in result:
+        return result
+    return {**result, "loss_curve": [round(v, CURVE_DIGITS) for v in result["loss_curve"]]}
+
+
 def print_report(table: str, report: dict[str, Any], out: str | None) -> None:
-    """Print the table, then the report as one JSON line; also write the JSON to ``out`` if given."""
+    """Print the table, then the report as one JSON line without the runs' curves; also write the
+    whole JSON to ``out`` if given."""
     print(table)
-    text = json.dumps(report)
     if out:
-        Path(out).write_text(text + "\n")
-    print(text)
+        Path(out).write_text(json.dumps(report) + "\n")
+    runs = [{k: v for k, v in r.items() if k != "loss_curve"} for r in report.get("runs", [])]
+    print(json.dumps({**report, "runs": runs} if "runs" in report else report))

@@ -27,6 +27,7 @@ from bench.panel import (
     add_schedules_option,
     chosen_gpus,
     chosen_schedules,
+    kept_run,
     merged_parts,
     panel_base,
     panel_schedule,
@@ -64,7 +65,8 @@ def recipe_jobs(
 
 
 def run_records(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each run as the report keeps it: its cell, seed, final loss and spike, or why it failed."""
+    """Each run as the report keeps it: its cell, seed, final loss, spike and training-loss curve,
+    or why it failed."""
     runs = []
     for r in results:
         name, lr, warmup, seed = r["label"].split("/")
@@ -77,6 +79,7 @@ def run_records(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "val_loss": r.get("val_loss"),
                 "spike": r.get("spike"),
                 "failed": r.get("failed"),
+                **({"loss_curve": kept_run(r)["loss_curve"]} if "loss_curve" in r else {}),
             }
         )
     return runs

@@ -1,4 +1,5 @@
-"""What a run's per-step training loss says about its stability: the largest spike after warm-up."""
+"""What a run's per-step training loss says about its stability: the largest spike after warm-up,
+alone or beyond what other runs on the same batches show."""
 
 from __future__ import annotations
 
@@ -20,3 +21,22 @@ def largest_spike(curve: Sequence[float], warmup_steps: int, window: int = SPIKE
     sums = np.cumsum(np.concatenate(([0.0], losses)))
     means = (sums[window:] - sums[:-window]) / window
     return float(max(0.0, (means - np.minimum.accumulate(means)).max()))
+
+
+def median_curve(curves: Sequence[Sequence[float]]) -> list[float]:
+    """The per-step median of runs of equal length."""
+    if not curves or len({len(c) for c in curves}) != 1:
+        raise ValueError(f"median_curve needs curves of one length, not {sorted({len(c) for c in curves})}")
+    return [float(v) for v in np.median(np.asarray(curves, dtype=float), axis=0)]
+
+
+def excess_spike(
+    curve: Sequence[float], reference: Sequence[float], warmup_steps: int, window: int = SPIKE_WINDOW
+) -> float:
+    """:func:`largest_spike` of ``curve`` minus ``reference``, a run of other schedules on the same
+    batches: a hard stretch of text raises every run's loss at the same steps, an instability only
+    its own."""
+    if len(curve) != len(reference):
+        raise ValueError(f"a curve of {len(curve)} steps against a reference of {len(reference)}")
+    excess = np.asarray(curve, dtype=float) - np.asarray(reference, dtype=float)
+    return largest_spike(list(excess), warmup_steps, window)

@@ -25,7 +25,13 @@ def test_the_noise_panel_reports_repeat_and_seed_noise(data_args, tmp_path, caps
     argv = [*data_args, "--repeats", "2", "--seeds", "2", "--variant-repeats", "1", "--out", str(out)]
     assert noise.main(argv) == 0
     report = json.loads(out.read_text())
-    assert report == json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    # The file keeps every run's training-loss curve; the printed line leaves them out.
+    assert all(len(r["loss_curve"]) == r["steps"] for r in report["runs"])
+    assert printed == {
+        **report,
+        "runs": [{k: v for k, v in r.items() if k != "loss_curve"} for r in report["runs"]],
+    }
     schedules = report["schedules"]
     assert list(schedules) == list(PANEL)
     uniform = schedules["uniform"]
@@ -43,6 +49,9 @@ def test_the_noise_panel_reports_repeat_and_seed_noise(data_args, tmp_path, caps
     assert sorted(pooled["ranking"]) == sorted(PANEL) and pooled["spread_of_means"] >= 0
     assert len(report["runs"]) == 6 * 3 + 2 * 2 and not report["failed"]
     assert all(r["passes"] > 0 and r["spike"] >= 0 for r in report["runs"])
+    # Each schedule's runs are held to the other schedules' median at the same seed.
+    assert all(s["max_excess_spike"] >= 0 for s in schedules.values())
+    assert pooled["max_excess_spike"] == max(s["max_excess_spike"] for s in schedules.values())
 
 
 def test_the_recipe_sweep_ranks_recipes_by_their_worst_gap(data_args, capsys) -> None:
@@ -158,6 +167,31 @@ def test_a_noise_panel_in_parts_merges_into_one(data_args, tmp_path, capsys) -> 
     assert report["schedules"]["mine"]["mults"] == [8, 4, 4, 4, 3, 3, 3, 3, 4, 4, 4, 4]
     assert report["pooled"]["repeat_sd"]["df"] == 3 and len(report["runs"]) == 6
     assert report["preset"] == "tiny" and report["tokens"] == 6000
+    # Parts at the same seed see the same batches, so each part's runs are held to the other's.
+    assert report["schedules"]["uniform"]["max_excess_spike"] is not None
+
+
+def _noise_run(label: str, curve: list[float]) -> dict:
+    return {"label": label, "val_loss": 4.0, "spike": 0.0, "loss_curve": curve}
+
+
+def test_a_rise_every_schedule_shares_is_not_a_spike_beyond_the_panel() -> None:
+    # Steps 100-139 are hard text: every run at seed 0 rises there by 0.3 nats. Only ramp also
+    # jumps 0.5 nats at steps 160-199 on its own.
+    shared = [5.0 - 0.001 * i + (0.3 if 100 <= i < 140 else 0.0) for i in range(200)]
+    ramp = [v + (0.5 if i >= 160 else 0.0) for i, v in enumerate(shared)]
+    panel = {"uniform": (4,) * 12, "hand-found": PANEL["hand-found"], "ramp": PANEL["ramp"]}
+    runs = [
+        _noise_run("uniform/default/0/0", shared),
+        _noise_run("hand-found/default/0/0", shared),
+        _noise_run("ramp/default/0/0", ramp),
+        _noise_run("ramp/default/1/0", ramp),  # alone at seed 1: nothing to hold it to
+    ]
+    summary = noise.summarize(runs, panel, warmup_frac=0.1)
+    assert summary["schedules"]["uniform"]["max_excess_spike"] == pytest.approx(0.0)
+    assert summary["schedules"]["ramp"]["max_excess_spike"] == pytest.approx(0.5)
+    assert summary["pooled"]["max_excess_spike"] == pytest.approx(0.5)
+    assert noise.excess_spikes(runs[3:], warmup_frac=0.1) == {}
 
 
 def test_noise_parts_that_differ_are_not_merged(data_args, tmp_path, capsys) -> None:

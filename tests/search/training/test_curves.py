@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from search.training.curves import largest_spike
+from search.training.curves import excess_spike, largest_spike, median_curve
 
 
 def test_a_falling_curve_has_no_spike() -> None:
@@ -30,3 +30,19 @@ def test_a_spike_during_warm_up_does_not_count() -> None:
 
 def test_a_run_too_short_for_a_window_after_warm_up_has_none() -> None:
     assert largest_spike([5.0, 9.0, 5.0], warmup_steps=1) == 0.0
+
+
+def test_the_median_curve_is_taken_step_by_step() -> None:
+    assert median_curve([[1.0, 5.0], [2.0, 4.0], [9.0, 0.0]]) == [2.0, 4.0]
+    with pytest.raises(ValueError, match="one length"):
+        median_curve([[1.0, 2.0], [1.0]])
+
+
+def test_a_rise_the_reference_shares_is_no_excess_spike() -> None:
+    hard_text = [5.0] * 100 + [5.4] * 40 + [5.0] * 60
+    assert largest_spike(hard_text, warmup_steps=10) == pytest.approx(0.4)
+    assert excess_spike(hard_text, [v - 0.1 for v in hard_text], warmup_steps=10) == pytest.approx(0.0)
+    own = [v + (0.3 if i >= 150 else 0.0) for i, v in enumerate(hard_text)]
+    assert excess_spike(own, hard_text, warmup_steps=10) == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="reference of 3"):
+        excess_spike(own, [5.0, 5.0, 5.0], warmup_steps=10)

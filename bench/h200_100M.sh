@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The figures of 2026-11-30 (twelfth session) on a 2-GPU H200: `small` at its default of 100M
+# tokens, in calls of under ten minutes, from the project root:
+#   CORPUS=../shared/corpus OUT=runs/part-N bash bench/h200_100M.sh 1|2|3
+# Repeat noise: every panel schedule three times at the study seed (two runs in parts 1-2, the third
+#   in part 3), training-loss curves kept for the spikes beyond the panel.
+# Recipe fit: peak lr 1.4e-3 and 2.8e-3 (2e-3 over and under by sqrt 2) on uniform and the two
+#   extremes, 30% warm-up, seed 0, to compare with the default's runs at the same seed.
+# Each part is two commands, so that one killed at the call's limit leaves the other's report.
+# Merge with: python -m bench.noise --merge noise-100M-*.json
+#             python -m bench.recipe --merge recipe-100M-*.json
+set -uo pipefail
+CORPUS=${CORPUS:-../shared/corpus}
+OUT=${OUT:-runs/h200}
+mkdir -p "$OUT"
+DATA=(--data "$CORPUS"/books/train-*.jsonl.zst "$CORPUS"/wiki/train-*.jsonl.zst
+      --val-data "$CORPUS"/books/val-00000.jsonl.zst "$CORPUS"/wiki/val-00000.jsonl.zst)
+repeats() {  # output name, runs of each at seed 0, schedules...
+    local name=$1 repeats=$2
+    shift 2
+    python3 -m bench.noise --preset small "${DATA[@]}" --gpus 0,1 --repeats "$repeats" --seeds 1 \
+        --variant-schedules --schedules "$@" --out "$OUT/$name.json" > "$OUT/$name.log" 2>&1
+}
+learning_rates() {  # output name, schedules...
+    local name=$1
+    shift
+    python3 -m bench.recipe --preset small "${DATA[@]}" --gpus 0,1 --lr 1.4e-3 2.8e-3 --warmup 0.3 \
+        --schedules "$@" --out "$OUT/$name.json" > "$OUT/$name.log" 2>&1
+}
+case "${1:-}" in
+1)
+    repeats noise-100M-1 2 uniform hand-found
+    repeats noise-100M-2 2 wide-first wide-last
+    ;;
+2)
+    repeats noise-100M-3 2 study-7661 ramp
+    learning_rates recipe-100M-1 uniform wide-first
+    ;;
+3)
+    learning_rates recipe-100M-2 wide-last
+    repeats noise-100M-4 1 uniform hand-found wide-first wide-last study-7661 ramp
+    ;;
+*)
+    echo "usage: bash bench/h200_100M.sh 1|2|3" >&2
+    exit 2
+    ;;
+esac
