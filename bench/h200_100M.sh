@@ -4,8 +4,9 @@
 #   CORPUS=../shared/corpus OUT=runs/part-N bash bench/h200_100M.sh 1|2|3
 # Repeat noise: every panel schedule three times at the study seed (two runs in parts 1-2, the third
 #   in part 3), training-loss curves kept for the spikes beyond the panel.
-# Recipe fit: peak lr 1.4e-3 and 2.8e-3 (2e-3 over and under by sqrt 2) on uniform and the two
-#   extremes, 30% warm-up, seed 0, to compare with the default's runs at the same seed.
+# Recipe fit: peak lr 1.4e-3 and 2.8e-3 (2e-3 over and under by sqrt 2) on uniform and wide-first,
+#   2.8e-3 on wide-last and 4e-3 on uniform, 30% warm-up, seed 0, to compare with the default's
+#   runs at the same seed.
 # Each part is two commands, so that one killed at the call's limit leaves the other's report.
 # Merge with: python -m bench.noise --merge noise-100M-*.json
 #             python -m bench.recipe --merge recipe-100M-*.json
@@ -21,10 +22,10 @@ repeats() {  # output name, runs of each at seed 0, schedules...
     python3 -m bench.noise --preset small "${DATA[@]}" --gpus 0,1 --repeats "$repeats" --seeds 1 \
         --variant-schedules --schedules "$@" --out "$OUT/$name.json" > "$OUT/$name.log" 2>&1
 }
-learning_rates() {  # output name, schedules...
-    local name=$1
-    shift
-    python3 -m bench.recipe --preset small "${DATA[@]}" --gpus 0,1 --lr 1.4e-3 2.8e-3 --warmup 0.3 \
+learning_rates() {  # output name, GPUs, peak lrs, schedules...
+    local name=$1 gpus=$2 lrs=$3
+    shift 3
+    python3 -m bench.recipe --preset small "${DATA[@]}" --gpus "$gpus" --lr $lrs --warmup 0.3 \
         --schedules "$@" --out "$OUT/$name.json" > "$OUT/$name.log" 2>&1
 }
 case "${1:-}" in
@@ -34,10 +35,13 @@ case "${1:-}" in
     ;;
 2)
     repeats noise-100M-3 2 study-7661 ramp
-    learning_rates recipe-100M-1 uniform wide-first
+    learning_rates recipe-100M-1 0,1 "1.4e-3 2.8e-3" uniform wide-first
     ;;
 3)
-    learning_rates recipe-100M-2 wide-last
+    # 2.8e-3 beat 2e-3 on both schedules of part 2: one run further up on uniform, beside wide-last.
+    learning_rates recipe-100M-2 0 2.8e-3 wide-last &
+    learning_rates recipe-100M-3 1 4e-3 uniform
+    wait
     repeats noise-100M-4 1 uniform hand-found wide-first wide-last study-7661 ramp
     ;;
 *)
