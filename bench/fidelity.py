@@ -108,9 +108,10 @@ def run_records(
 
 def summarize(runs: Sequence[dict[str, Any]], reference: str = REFERENCE) -> dict[str, Any]:
     """Per budget: each schedule's losses by seed and mean, its paired difference from
-    ``reference`` with a 95% interval, the ranking and its Kendall's tau against the longest
-    budget's. A budget whose schedules ran at one seed each has no spread of its own: its
-    intervals take the paired sd of the nearest budget that has one, and say so."""
+    ``reference`` with a 95% interval, the seed sd pooled over the schedules, the ranking and its
+    Kendall's tau against the longest budget's. A budget whose schedules ran at one seed each has
+    no spread of its own: its intervals take the paired sd of the nearest budget that has one, and
+    say so."""
     ok = [r for r in runs if r.get("val_loss") is not None]
     budgets = sorted({r["tokens"] for r in ok})
     losses: dict[int, dict[str, dict[int, float]]] = {t: {} for t in budgets}
@@ -155,6 +156,7 @@ def summarize(runs: Sequence[dict[str, Any]], reference: str = REFERENCE) -> dic
                 "schedules": schedules,
                 "paired_sd": spreads.get(source),
                 "paired_sd_from": source,
+                "seed_sd": _seed_spread(losses[tokens]),
                 "ranking": ranking,
                 "tau_vs_longest": tau,
                 "tau_over": len(shared),
@@ -179,6 +181,12 @@ def _paired_spread(by_schedule: Mapping[str, Mapping[int, float]], reference: st
         if name != reference
     ]
     estimate = pooled_sd(groups)
+    return None if estimate is None else asdict(estimate)
+
+
+def _seed_spread(by_schedule: Mapping[str, Mapping[int, float]]) -> dict[str, Any] | None:
+    """The sd of one schedule's losses over seeds, pooled over the schedules of one budget."""
+    estimate = pooled_sd([list(by_seed.values()) for by_seed in by_schedule.values()])
     return None if estimate is None else asdict(estimate)
 
 
@@ -220,6 +228,8 @@ def table(summary: dict[str, Any]) -> str:
         if sd is not None:
             taken = "" if source == b["tokens"] else f", taken from {source:,} tokens"
             noise = f"paired sd {sd['sd']:.4f} ({sd['df']} df{taken})"
+        if (seed := b["seed_sd"]) is not None:
+            noise += f"; seed sd {seed['sd']:.4f} [{seed['low']:.4f}, {seed['high']:.4f}] ({seed['df']} df)"
         passes = f"{b['passes']:.2f} passes" if b["passes"] is not None else "passes unknown"
         lines.append(f"{b['tokens']:,} tokens ({passes}; seeds {', '.join(map(str, b['seeds']))}; {noise})")
         width = max(len(n) for n in b["ranking"])

@@ -59,6 +59,10 @@ def test_each_budget_reports_paired_differences_and_tau_against_the_longest(part
             assert budget["paired_sd"]["df"] == 2
             assert (diff["low"], diff["high"]) == pytest.approx((diff["mean"] - half, diff["mean"] + half))
         assert budget["ranking"] == sorted(SCHEDULES, key=lambda n: budget["schedules"][n]["mean"])
+        # Two seeds of each of three schedules: one df each.
+        spreads = [statistics.stdev(budget["schedules"][n]["losses"].values()) for n in SCHEDULES]
+        assert budget["seed_sd"]["df"] == 3
+        assert budget["seed_sd"]["sd"] == pytest.approx(statistics.fmean(v**2 for v in spreads) ** 0.5)
     shorter, longest = report["budgets"]
     means = [shorter["schedules"][n]["mean"] for n in SCHEDULES]
     long_means = [longest["schedules"][n]["mean"] for n in SCHEDULES]
