@@ -10,6 +10,7 @@ from typing import Annotated, TypeVar
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from search.options.counts import parse_count
+from search.options.durations import parse_duration
 from search.study.settings import BUILTIN_OBJECTIVE
 from search.study.storage import check_study_name
 
@@ -18,6 +19,10 @@ Options = TypeVar("Options", bound=BaseModel)
 
 def _count(value: object) -> object:
     return parse_count(value) if isinstance(value, str) else value
+
+
+def _duration(value: object) -> object:
+    return parse_duration(value) if isinstance(value, str) else value
 
 
 def _objective_form(spec: str) -> str:
@@ -29,6 +34,8 @@ def _objective_form(spec: str) -> str:
 
 # A count as users type it ("20M", "1.5B", "500000").
 Count = Annotated[int, BeforeValidator(_count)]
+# Seconds as users type them ("90s", "45m", "1.5h").
+Duration = Annotated[float, BeforeValidator(_duration)]
 StudyName = Annotated[str, AfterValidator(check_study_name)]
 # What scores a config: the built-in trainer, or a user's ``module:function``.
 ObjectiveName = Annotated[str, AfterValidator(_objective_form)]

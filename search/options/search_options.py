@@ -10,6 +10,7 @@ from pydantic import BeforeValidator, Field, field_validator
 from model.presets import PRESETS, get_preset
 from search.options.common import (
     Count,
+    Duration,
     ObjectiveName,
     StudyOptions,
     add_study_options,
@@ -59,6 +60,9 @@ class SearchOptions(StudyOptions):
     )
     wandb: bool = False
     deterministic: bool = False
+    time_limit: Duration | None = Field(
+        None, gt=0, description="seconds from launch by which to finish; None: run to the target"
+    )
 
     @field_validator("preset")
     @classmethod
@@ -107,5 +111,10 @@ def read_search_options(doc: str | None, argv: Sequence[str] | None) -> SearchOp
         "--deterministic",
         action="store_true",
         help="deterministic GPU kernels: a retrained export repeats its trial's loss exactly (slower)",
+    )
+    add(
+        "--time-limit",
+        help="finish within this long from launch, e.g. 45m or 2h (a job's wall-clock limit): a trial "
+        "starts only while the study's typical trial still fits; the same command continues the study",
     )
     return read_options(SearchOptions, parser, argv)

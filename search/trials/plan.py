@@ -4,6 +4,7 @@ created or changed and before any training starts."""
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -40,6 +41,7 @@ class SearchPlan:
     gpus: tuple[int, ...]
     prepared: PreparedData | None
     notes: tuple[str, ...] = ()  # what a user should read first: choices made for them, warnings
+    deadline: float | None = None  # time.time() by which the workers finish (--time-limit)
 
     @property
     def space(self) -> SearchSpace:
@@ -56,6 +58,7 @@ def make_plan(options: SearchOptions, log: bool = True) -> SearchPlan:
     """Check every option against this machine, the stored study (if any) and the data, in that
     order, and prepare the data; ValueError names the problem. Nothing is written before every
     check has passed: a refused run leaves no storage file and the stored study as it was."""
+    deadline = time.time() + options.time_limit if options.time_limit is not None else None
     space_spec = load_space_spec(options.space)
     options = options.model_copy(update={"sampler": chosen_sampler(options.sampler, space_spec.space)})
     if not options.builtin_objective:
@@ -79,7 +82,9 @@ def make_plan(options: SearchOptions, log: bool = True) -> SearchPlan:
         settings = _settings(options, preset_name, space_spec, data, prepared)
         _check_resumable(options, stored, settings)  # the data too, by content
     storage = existing or open_storage(options.storage)
-    plan = SearchPlan(options=options, storage=storage, settings=settings, gpus=gpus, prepared=prepared)
+    plan = SearchPlan(
+        options=options, storage=storage, settings=settings, gpus=gpus, prepared=prepared, deadline=deadline
+    )
     return replace(plan, notes=tuple(note for note in (preset_note, *notes) if note))
 
 
@@ -197,13 +202,14 @@ class WorkerPlan:
     options: SearchOptions
     settings: StudySettings
     data: SentData | None
+    deadline: float | None
 
 
 def plan_for_worker(plan: SearchPlan) -> WorkerPlan:
     """What a spawned worker of ``plan`` needs, for one worker on the one GPU (or none) it sees."""
     options = plan.options.model_copy(update={"gpus": None, "workers": 1})
     data = SentData.of(plan.prepared) if plan.prepared is not None else None
-    return WorkerPlan(options=options, settings=plan.settings, data=data)
+    return WorkerPlan(options=options, settings=plan.settings, data=data, deadline=plan.deadline)
 
 
 def open_worker_plan(sent: WorkerPlan) -> SearchPlan:
@@ -211,7 +217,12 @@ def open_worker_plan(sent: WorkerPlan) -> SearchPlan:
     storage = open_storage(sent.options.storage)
     prepared = sent.data.open() if sent.data else None
     return SearchPlan(
-        options=sent.options, storage=storage, settings=sent.settings, gpus=(), prepared=prepared
+        options=sent.options,
+        storage=storage,
+        settings=sent.settings,
+        gpus=(),
+        prepared=prepared,
+        deadline=sent.deadline,
     )
 
 

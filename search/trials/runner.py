@@ -9,9 +9,10 @@ the reason and queued again.
 
 from __future__ import annotations
 
+import statistics
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,9 @@ WAIT_FOR_OTHERS_S = min(1.0, HEARTBEAT_S)
 # hold the others up for good.
 CHOOSING_WAIT_S = 30.0
 CHOOSING_POLL_S = 0.05
+# The exit code of a run stopped by --time-limit short of its target (sysexits' EX_TEMPFAIL: the
+# same command, run again, continues).
+EXIT_OUT_OF_TIME = 75
 
 
 def trials_once_chosen(
@@ -103,6 +107,7 @@ class Worker:
         objective: Objective,
         target: int,
         artifacts: Path | None,
+        deadline: float | None = None,
         log: Callable[[str], None],
         on_trial_done: Callable[[], None] = lambda: None,
         wandb: bool = False,
@@ -113,6 +118,7 @@ class Worker:
         self.space = space
         self.objective = objective
         self.target = target
+        self.deadline = deadline
         self.artifacts = FileSystemArtifactStore(str(artifacts)) if artifacts else None
         if artifacts:
             artifacts.mkdir(parents=True, exist_ok=True)
@@ -140,6 +146,10 @@ class Worker:
             if done + running >= self.target:
                 time.sleep(WAIT_FOR_OTHERS_S)  # other workers hold the last slots; watch them finish
                 continue
+            if (late := self._out_of_time(trials)) is not None:
+                return WorkerResult(
+                    trained, f"{late}; the study has {done} of {self.target} trials", EXIT_OUT_OF_TIME
+                )
             trial = self.study.ask()
             trial_id = self._id(trial.number)
             self.me.register(self.storage, trial_id)
@@ -161,6 +171,26 @@ class Worker:
                 )
             if errors >= MAX_ERRORS_IN_A_ROW:
                 return WorkerResult(trained, f"{errors} trials in a row failed with errors; stopping", 1)
+
+    def _out_of_time(self, trials: Sequence[FrozenTrial]) -> str | None:
+        """Why no trial may start now under the deadline, or None: the median of the study's
+        completed trials (the first one's compiling included, so early on it errs long) must fit
+        in the time left."""
+        if self.deadline is None:
+            return None
+        took = [
+            t.user_attrs[record.WALL_S]
+            for t in trials
+            if t.state == TrialState.COMPLETE and record.WALL_S in t.user_attrs
+        ]
+        typical = statistics.median(took) if took else 0.0
+        left = self.deadline - time.time()
+        if left > typical:
+            return None
+        return (
+            f"time limit: {max(left, 0.0):.0f} s left and a trial takes about {typical:.0f} s, so none "
+            "starts; run the same command to continue"
+        )
 
     def _id(self, number: int) -> int:
         return trial_id(self.storage, self.study.study_name, number)

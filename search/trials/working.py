@@ -32,6 +32,7 @@ def work(
         space=plan.space,
         objective=make_objective(options.objective, plan.prepared, progress=step_bars),
         target=options.trials,
+        deadline=plan.deadline,
         artifacts=artifact_dir(options.storage),
         log=log,
         on_trial_done=on_trial_done,

@@ -24,6 +24,7 @@ from search.study.record import counts
 from search.study.storage import is_url, open_storage
 from search.train import main as train_main
 from search.training.run_config import RunConfig
+from search.trials.runner import EXIT_OUT_OF_TIME
 
 HAND = [8, 4, 4, 4, 3, 3, 3, 3, 4, 4, 4, 4]
 
@@ -89,6 +90,34 @@ def test_running_again_completes_the_remainder_and_then_nothing(study_dir: Path,
     before = len(load(study_dir).get_trials())
     assert run(study_dir, tiny_args, trials=6) == 0
     assert len(load(study_dir).get_trials()) == before
+
+
+HOLD_S = 1.0
+
+
+def hold(config: RunConfig, report: object) -> float:
+    """An objective that takes HOLD_S seconds a trial."""
+    time.sleep(HOLD_S)
+    return float(config.model.schedule.mults[0])
+
+
+def test_a_time_limit_starts_no_trial_that_would_not_fit_and_the_same_command_continues(
+    tmp_path: Path, tiny_args: list[str], capsys
+):
+    objective = ("--objective", "tests.search.test_run:hold")
+    started = time.monotonic()
+    assert run(tmp_path, tiny_args, *objective, "--time-limit", "6s", trials=50) == EXIT_OUT_OF_TIME
+    took = time.monotonic() - started
+    trials = load(tmp_path).get_trials()
+    done = sum(counts(t) for t in trials)
+    assert 2 <= done < 50 and not [t for t in trials if t.state == TrialState.RUNNING]
+    out = capsys.readouterr().out
+    stopped = "a trial takes about 1 s, so none starts; run the same command to continue"
+    assert f"{stopped}; the study has {done} of 50 trials" in out
+    # Each trial takes a second: without the limit the run would have lasted 50.
+    assert took < 6 + 2 * HOLD_S + 5
+    assert run(tmp_path, tiny_args, *objective, trials=done + 2) == 0
+    assert sum(counts(t) for t in load(tmp_path).get_trials()) == done + 2
 
 
 def test_other_settings_are_refused_and_the_study_is_untouched(study_dir: Path, tiny_args: list[str], capsys):

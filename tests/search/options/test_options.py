@@ -28,7 +28,10 @@ def test_counts_gpus_and_lists_are_parsed() -> None:
         None, ["--tokens", "20M", "--gpus", "1,0", "--data", "a", "b", "--objective", "m:f", "--wandb"]
     )
     assert options.tokens == 20_000_000 and options.gpus == (0, 1) and options.data == ("a", "b")
-    assert not options.builtin_objective and options.wandb
+    assert not options.builtin_objective and options.wandb and options.time_limit is None
+    assert read_search_options(None, ["--time-limit", "45m"]).time_limit == 2700.0
+    assert read_search_options(None, ["--time-limit", "1.5h"]).time_limit == 5400.0
+    assert read_search_options(None, ["--time-limit", "90"]).time_limit == 90.0
     with pytest.raises(ValidationError):
         options.trials = 3  # type: ignore[misc]
 
@@ -43,6 +46,8 @@ BAD_SEARCH_OPTIONS = {
     "--preset huge": "--preset: unknown preset 'huge'",
     "--objective nocolon": "--objective: must look like module:function",
     "--seed -1": "--seed: must be at least 0",
+    "--time-limit soon": "--time-limit: 'soon' is not a duration",
+    "--time-limit 0m": "--time-limit: '0m' must be a positive, finite duration",
 }
 
 

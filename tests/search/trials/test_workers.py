@@ -47,11 +47,25 @@ def test_workers_share_the_cores_and_each_gets_at_least_one():
 
 def test_a_worker_receives_the_checked_plan_without_checking_it_again(tmp_path, tiny_args):
     options = read_search_options(
-        None, ["--preset", "tiny", "--workers", "2", "--storage", str(tmp_path / "s.db"), *tiny_args]
+        None,
+        [
+            "--preset",
+            "tiny",
+            "--workers",
+            "2",
+            "--storage",
+            str(tmp_path / "s.db"),
+            "--time-limit",
+            "1h",
+            *tiny_args,
+        ],
     )
     plan = make_plan(options, log=False)
     received = open_worker_plan(pickle.loads(pickle.dumps(plan_for_worker(plan))))
     assert received.workers == 1 and received.gpus == () and received.settings == plan.settings
+    # Every worker finishes by the one deadline, set when the command was read.
+    assert plan.deadline is not None and received.deadline == plan.deadline
+    assert 0 < plan.deadline - time.time() <= 3600
     assert received.settings.base.provenance == plan.settings.base.provenance  # no second git call
     assert received.prepared is not None and plan.prepared is not None
     sent, got = plan.prepared.tokens, received.prepared.tokens
