@@ -7,14 +7,12 @@
 # 4. the top 3 schedules and the baselines are confirmed with 3 paired seeds; the best config
 #    is exported and the HTML report written.
 set -uo pipefail
-CORPUS=${CORPUS:-../shared/corpus}
+source "$(dirname "${BASH_SOURCE[0]}")/h200_data.sh"
 REFERENCE=${REFERENCE:-../shared/bench/reference_decoder.py}
 OUT=${OUT:-runs/h200}
 WORK=${WORK:-runs/h200-work}  # the study and its artifacts; only the summary files go to $OUT
 TOKENS=${TOKENS:-5M}
 mkdir -p "$OUT" "$WORK"
-DATA=(--data "$CORPUS"/books/train-*.jsonl.zst "$CORPUS"/wiki/train-*.jsonl.zst
-      --val-data "$CORPUS"/books/val-00000.jsonl.zst "$CORPUS"/wiki/val-00000.jsonl.zst)
 STORAGE=$WORK/studies.db
 STUDY=(--preset small --tokens "$TOKENS" --study h200 --storage "$STORAGE")
 

@@ -11,11 +11,9 @@
 # Merge with: python -m bench.noise --merge noise-100M-*.json
 #             python -m bench.recipe --merge recipe-100M-*.json
 set -uo pipefail
-CORPUS=${CORPUS:-../shared/corpus}
+source "$(dirname "${BASH_SOURCE[0]}")/h200_data.sh"
 OUT=${OUT:-runs/h200}
 mkdir -p "$OUT"
-DATA=(--data "$CORPUS"/books/train-*.jsonl.zst "$CORPUS"/wiki/train-*.jsonl.zst
-      --val-data "$CORPUS"/books/val-00000.jsonl.zst "$CORPUS"/wiki/val-00000.jsonl.zst)
 repeats() {  # output name, runs of each at seed 0, schedules...
     local name=$1 repeats=$2
     shift 2

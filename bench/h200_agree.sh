@@ -8,13 +8,11 @@
 # Then copy $OUT's study files into STATE for the next call. Costs about 20 x 110 s a study, on two
 # GPUs about 40 minutes of device time over five calls, and two retrains.
 set -uo pipefail
-CORPUS=${CORPUS:-../shared/corpus}
+source "$(dirname "${BASH_SOURCE[0]}")/h200_data.sh"
 STATE=${STATE:-runs/agree100}
 OUT=${OUT:-$STATE}
 LIMIT=${LIMIT:-9m}
 mkdir -p "$STATE" "$OUT"
-DATA=(--data "$CORPUS"/books/train-*.jsonl.zst "$CORPUS"/wiki/train-*.jsonl.zst
-      --val-data "$CORPUS"/books/val-00000.jsonl.zst "$CORPUS"/wiki/val-00000.jsonl.zst)
 STUDIES=(agree100A agree100B)
 study() {  # name, GPU
     python3 -m search.run --preset small --pruner none --trials 20 --study "$1" \

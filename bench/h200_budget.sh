@@ -9,11 +9,9 @@
 # Merge with: python -m bench.fidelity --merge <earlier parts> fidelity-50M-*.json fidelity-35M.json
 #             python -m bench.noise --merge noise-base-*.json
 set -uo pipefail
-CORPUS=${CORPUS:-../shared/corpus}
+source "$(dirname "${BASH_SOURCE[0]}")/h200_data.sh"
 OUT=${OUT:-runs/h200}
 mkdir -p "$OUT"
-DATA=(--data "$CORPUS"/books/train-*.jsonl.zst "$CORPUS"/wiki/train-*.jsonl.zst
-      --val-data "$CORPUS"/books/val-00000.jsonl.zst "$CORPUS"/wiki/val-00000.jsonl.zst)
 FIRST=(uniform hand-found wide-first wide-last ramp)
 SECOND=(study-7661 agreeA-trial-18=8,7,3,5,3,2,5,3,6,1,4,1 agreeA-trial-14=6,6,1,1,4,2,3,2,5,7,4,7
         agreeA-trial-7=6,2,1,3,3,1,6,5,1,6,7,7)

@@ -9,14 +9,12 @@
 #        beside the reference (GPU 0); the small panel's top 3 at 20M and the baselines on `base`,
 #        seeds 0 and 1 (GPU 1). Merge with: python -m bench.fidelity --merge "$OUT"/fidelity-*.json
 set -uo pipefail
-CORPUS=${CORPUS:-../shared/corpus}
+source "$(dirname "${BASH_SOURCE[0]}")/h200_data.sh"
 STUDIES=${STUDIES:-studies.db}
 STUDY=${STUDY:-agreeA}
 OUT=${OUT:-runs/fidelity}
 REFERENCE=${REFERENCE:-../shared/bench/reference_decoder.py}
 mkdir -p "$OUT"
-DATA=(--data "$CORPUS"/books/train-*.jsonl.zst "$CORPUS"/wiki/train-*.jsonl.zst
-      --val-data "$CORPUS"/books/val-00000.jsonl.zst "$CORPUS"/wiki/val-00000.jsonl.zst)
 PANEL=(uniform hand-found wide-first wide-last study-7661 ramp)
 FIDELITY=(python3 -m bench.fidelity --preset small "${DATA[@]}")
 

@@ -11,15 +11,13 @@
 # Merge with: python -m bench.fidelity --merge <earlier parts> fidelity-100M-1-*.json
 #             python -m bench.recipe --merge <the seed-0 base sweep> recipe-base-*.json
 set -uo pipefail
-CORPUS=${CORPUS:-../shared/corpus}
+source "$(dirname "${BASH_SOURCE[0]}")/h200_data.sh"
 OUT=${OUT:-runs/h200}
 WORK=${WORK:-runs/default-study}  # the study, kept between parts; copied to $OUT after each
 STUDY_S=${STUDY_S:-540}           # how long the study may run in this part (then SIGTERM)
 CONFIRM_S=${CONFIRM_S:-300}
 part=${1:-}
 mkdir -p "$OUT" "$WORK"
-DATA=(--data "$CORPUS"/books/train-*.jsonl.zst "$CORPUS"/wiki/train-*.jsonl.zst
-      --val-data "$CORPUS"/books/val-00000.jsonl.zst "$CORPUS"/wiki/val-00000.jsonl.zst)
 STUDY=(--study default50 --storage "$WORK/studies.db")
 declare -A SCHEDULES=(
     [1]="uniform hand-found wide-first wide-last"
