@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The figures of 2026-11-30 (twelfth session) on a 2-GPU H200: `small` at its default of 100M
 # tokens, in calls of under ten minutes, from the project root:
-#   CORPUS=../shared/corpus OUT=runs/part-N bash bench/h200_100M.sh 1|2|3
+#   CORPUS=../shared/corpus OUT=runs/part-N bash bench/h200_100M.sh 1|2|3|4
 # Repeat noise: every panel schedule three times at the study seed (two runs in parts 1-2, the third
 #   in part 3), training-loss curves kept for the spikes beyond the panel.
 # Recipe fit: peak lr 1.4e-3 and 2.8e-3 (2e-3 over and under by sqrt 2) on uniform and wide-first,
 #   2.8e-3 on wide-last and 4e-3 on uniform, 30% warm-up, seed 0, to compare with the default's
-#   runs at the same seed.
+#   runs at the same seed. Part 4 (not yet run): 2.8e-3 and 4e-3 beat 2e-3, and 4e-3 is the grid's
+#   top, so 4e-3 and 5.6e-3 on the extremes, 5.6e-3 on uniform, and 2.8e-3 on ramp (100M's best
+#   schedule), to find the top of the rate curve and whether the schedules' order moves with it.
 # Each part is two commands, so that one killed at the call's limit leaves the other's report.
 # Merge with: python -m bench.noise --merge noise-100M-*.json
 #             python -m bench.recipe --merge recipe-100M-*.json
@@ -42,8 +44,14 @@ case "${1:-}" in
     wait
     repeats noise-100M-4 1 uniform hand-found wide-first wide-last study-7661 ramp
     ;;
+4)
+    learning_rates recipe-100M-4 0,1 "4e-3 5.6e-3" wide-first wide-last
+    learning_rates recipe-100M-5 0 5.6e-3 uniform &
+    learning_rates recipe-100M-6 1 2.8e-3 ramp
+    wait
+    ;;
 *)
-    echo "usage: bash bench/h200_100M.sh 1|2|3" >&2
+    echo "usage: bash bench/h200_100M.sh 1|2|3|4" >&2
     exit 2
     ;;
 esac
