@@ -152,11 +152,21 @@ def merged_parts(
     """The header and the runs of several parts' JSON reports; ``header_of`` takes from a report
     what every part must share (``shared`` names it in the refusal of a part that differs). A run
     already in an earlier part is refused: counted twice, it would shrink every interval."""
+    reports = [json.loads(Path(path).read_text()) for path in paths]
+    return merged_reports(reports, paths, header_of, shared)
+
+
+def merged_reports(
+    reports: Sequence[dict[str, Any]],
+    paths: Sequence[str],
+    header_of: Callable[[dict[str, Any]], dict[str, Any]],
+    shared: str,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """:func:`merged_parts` of reports already read, each from the file of the same place in ``paths``."""
     header: dict[str, Any] | None = None
     runs: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for path in paths:
-        report = json.loads(Path(path).read_text())
+    for path, report in zip(paths, reports, strict=True):
         this = header_of(report)
         if header is not None and this != header:
             raise ValueError(f"{path}: another {shared} than {paths[0]}'s; parts must share them")

@@ -7,16 +7,20 @@ final loss and its largest spike after warm-up, then per recipe how far it is fr
 of each schedule (the most a default may lose on any schedule), and last one JSON object.
 
 Two recipes of a schedule are compared on the seeds both ran (seed s: the same init and data
-order), so a sweep run in parts at different seeds, reported as one with ``--merge a.json b.json``,
-compares like with like: a recipe picked as best on one seed's luck is held to the same seed.
+order; repeats at one seed count as their mean), so a sweep run in parts at different seeds,
+reported as one with ``--merge a.json b.json``, compares like with like: a recipe picked as best on
+one seed's luck is held to the same seed. ``bench.noise`` reports of the same preset and budget can
+be merged too: their default-kernel runs are the runs of the recipe they trained.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import sys
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from statistics import fmean
 from typing import Any
 
@@ -28,7 +32,7 @@ from bench.panel import (
     chosen_gpus,
     chosen_schedules,
     kept_run,
-    merged_parts,
+    merged_reports,
     panel_base,
     panel_schedule,
     print_report,
@@ -97,15 +101,16 @@ def paired_gap(mine: Mapping[int, float], other: Mapping[int, float]) -> float |
 def summarize(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Every run, each schedule's best recipe, and each recipe's worst gap to those bests.
 
-    A recipe's gap on a schedule is the most it loses against any other recipe of that schedule,
-    each pair compared on the seeds both ran; the schedule's best recipe is the one whose gap is
-    smallest."""
-    losses: dict[Cell, dict[int, float]] = {}
+    Runs of one cell at one seed count as their mean. A recipe's gap on a schedule is the most it
+    loses against any other recipe of that schedule, each pair compared on the seeds both ran; the
+    schedule's best recipe is the one whose gap is smallest."""
+    repeats: dict[Cell, dict[int, list[float]]] = {}
     for r in runs:
         cell = (r["schedule"], r["lr"], r["warmup_frac"])
-        losses.setdefault(cell, {})
+        repeats.setdefault(cell, {})
         if r["val_loss"] is not None:
-            losses[cell][r["seed"]] = r["val_loss"]
+            repeats[cell].setdefault(r["seed"], []).append(r["val_loss"])
+    losses = {cell: {seed: fmean(v) for seed, v in by_seed.items()} for cell, by_seed in repeats.items()}
     gaps: dict[Cell, float | None] = {}
     for cell, mine in losses.items():
         rivals = [
@@ -164,7 +169,8 @@ def table(summary: dict[str, Any]) -> str:
 def merged_runs(paths: Sequence[str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The header (preset, budget, recipe) and the runs of several parts' JSON reports, which must
     share their preset, budget and recipe (the swept learning rate and warm-up aside); a run
-    without a seed is seed 0's."""
+    without a seed is seed 0's. A ``bench.noise`` report stands for its default-kernel runs at
+    the recipe it trained."""
 
     def header_of(report: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -173,8 +179,35 @@ def merged_runs(paths: Sequence[str]) -> tuple[dict[str, Any], list[dict[str, An
             "recipe": {k: v for k, v in report["recipe"].items() if k not in SWEPT},
         }
 
-    header, runs = merged_parts(paths, header_of, "preset, budget or recipe")
+    sweeps = []
+    for path in paths:
+        report = json.loads(Path(path).read_text())
+        sweeps.append(noise_as_sweep(report) if "pooled" in report else report)
+    header, runs = merged_reports(sweeps, paths, header_of, "preset, budget or recipe")
     return header, [{**r, "seed": r.get("seed", 0)} for r in runs]
+
+
+def noise_as_sweep(report: dict[str, Any]) -> dict[str, Any]:
+    """A ``bench.noise`` report as a sweep of its one recipe: its default-kernel runs, labelled
+    ``schedule/variant/seed/repeat``, as this benchmark's run records."""
+    recipe = report["recipe"]
+    runs = []
+    for r in report["runs"]:
+        name, variant, seed, _ = r["label"].split("/")
+        if variant == "default":
+            runs.append(
+                {
+                    "schedule": name,
+                    "lr": recipe["lr"],
+                    "warmup_frac": recipe["warmup_frac"],
+                    "seed": int(seed),
+                    "val_loss": r.get("val_loss"),
+                    "spike": r.get("spike"),
+                    "failed": r.get("failed"),
+                    **({"loss_curve": r["loss_curve"]} if "loss_curve" in r else {}),
+                }
+            )
+    return {**report, "runs": runs}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -216,3 +216,33 @@ def test_noise_parts_that_differ_are_not_merged(data_args, tmp_path, capsys) -> 
     with pytest.raises(SystemExit):
         noise.main(["--merge", str(part), str(part)])
     assert "a run of it is also in an earlier part" in capsys.readouterr().err
+
+
+def test_a_noise_report_merges_into_a_sweep_as_repeats_of_its_recipe(tmp_path) -> None:
+    recipe_of = {"tokens": 6000, "batch_size": 8, "warmup_frac": 0.3}
+    noise_part, sweep_part = tmp_path / "noise.json", tmp_path / "sweep.json"
+    noise_runs = [
+        {"label": "uniform/default/0/0", "val_loss": 4.10, "spike": 0.01},
+        {"label": "uniform/default/0/1", "val_loss": 4.14, "spike": 0.02},
+        {"label": "uniform/flash/0/0", "val_loss": 9.0, "spike": 0.0},  # another kernel: not the recipe's
+    ]
+    noise_part.write_text(
+        json.dumps(
+            {
+                "preset": "tiny",
+                "tokens": 6000,
+                "recipe": {**recipe_of, "lr": 0.01},
+                "pooled": {},
+                "runs": noise_runs,
+            }
+        )
+    )
+    swept = [_run("uniform", 0.02, 0.3, 0, 4.10)]
+    sweep_part.write_text(
+        json.dumps({"preset": "tiny", "tokens": 6000, "recipe": {**recipe_of, "lr": 0.02}, "runs": swept})
+    )
+    _, runs = recipe.merged_runs([str(noise_part), str(sweep_part)])
+    assert [(r["lr"], r["val_loss"]) for r in runs] == [(0.01, 4.10), (0.01, 4.14), (0.02, 4.10)]
+    # The two repeats at seed 0 count as their mean, 4.12.
+    gaps = {r["lr"]: r["worst_gap"] for r in recipe.summarize(runs)["recipes"]}
+    assert gaps == {0.01: pytest.approx((4.12 - 4.10) / 4.10), 0.02: 0.0}
