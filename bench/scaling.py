@@ -12,7 +12,10 @@ then prints one JSON object:
   start-up, compiling or evaluation) over GPUs x ``wall_s``: the share of the GPUs' time that
   trained (null for an objective that records no tokens);
 - per worker: when its first trial started and its first and last trials finished, in seconds
-  from the launch, and how many trials it finished.
+  from the launch, how many trials it finished, and the seconds its first trial and all its later
+  ones spent compiling (null for an objective that records none).
+
+``--cold`` gives the study empty Inductor and Triton caches of its own, as on a fresh machine.
 
 Run it once with one GPU and once with two, same options, and divide: that is the scaling figure
 the README gives.
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -29,6 +33,7 @@ import time
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -39,7 +44,7 @@ from search.study.storage import open_storage
 STUDY = "scaling"
 
 
-def worker_figures(trials: list[FrozenTrial], launched: datetime) -> list[dict[str, float | int | str]]:
+def worker_figures(trials: list[FrozenTrial], launched: datetime) -> list[dict[str, Any]]:
     """Per worker (host and pid), sorted by first start: its finished trials and when it started
     and finished them, in seconds after ``launched``."""
     by_worker: dict[tuple[str, int], list[FrozenTrial]] = defaultdict(list)
@@ -47,10 +52,13 @@ def worker_figures(trials: list[FrozenTrial], launched: datetime) -> list[dict[s
         attrs = trial.system_attrs
         if "hourglass_pid" in attrs and trial.datetime_start is not None:
             by_worker[(attrs["hourglass_host"], attrs["hourglass_pid"])].append(trial)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for (host, pid), own in by_worker.items():
         finished = [t for t in own if t.state == TrialState.COMPLETE]
         done = sorted(t.datetime_complete for t in finished if t.datetime_complete is not None)
+        in_order = sorted(own, key=lambda t: (t.datetime_start - launched).total_seconds())  # type: ignore[operator]
+        compiling = [t.user_attrs.get(record.COMPILE_S) for t in in_order]
+        known = [c for c in compiling if c is not None]
         rows.append(
             {
                 "worker": f"{host}:{pid}",
@@ -58,12 +66,23 @@ def worker_figures(trials: list[FrozenTrial], launched: datetime) -> list[dict[s
                 "first_start_s": min((t.datetime_start - launched).total_seconds() for t in own),  # type: ignore[operator]
                 "first_done_s": (done[0] - launched).total_seconds() if done else float("nan"),
                 "last_done_s": (done[-1] - launched).total_seconds() if done else float("nan"),
+                "first_trial_compile_s": compiling[0],
+                "later_compile_s": sum(known[1:]) if compiling[0] is not None else None,
             }
         )
     return sorted(rows, key=lambda row: float(row["first_start_s"]))
 
 
-def steady_trials_per_hour(workers: list[dict[str, float | int | str]]) -> float:
+def cold_cache_env(folder: Path) -> dict[str, str]:
+    """This process's environment with empty Inductor and Triton caches under ``folder`` (Triton's
+    own cache holds the project's kernels, which Inductor does not compile)."""
+    caches = {"TORCHINDUCTOR_CACHE_DIR": folder / "inductor", "TRITON_CACHE_DIR": folder / "triton"}
+    for path in caches.values():
+        path.mkdir(parents=True)
+    return {**os.environ, **{name: str(path) for name, path in caches.items()}}
+
+
+def steady_trials_per_hour(workers: list[dict[str, Any]]) -> float:
     """Trials per hour once every worker has finished its first trial: the sum of each worker's
     rate between its first and its last finished trial (workers with fewer than two count 0)."""
     rate = 0.0
@@ -89,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, help="passed to search.run (CPU workers)")
     parser.add_argument("--trials", type=int, default=20, help="the study's target (default 20)")
     parser.add_argument("--storage", help="a fresh storage for the study (default: a temporary journal file)")
+    parser.add_argument("--cold", action="store_true", help="empty compile caches, as on a fresh machine")
     parser.add_argument("options", nargs=argparse.REMAINDER, help="-- then search.run options (data, preset)")
     args = parser.parse_args(argv)
     options = args.options[1:] if args.options[:1] == ["--"] else args.options
@@ -100,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         command += ["--workers", str(args.workers)] if args.workers else []
         launched = datetime.now()
         started = time.perf_counter()
-        done = subprocess.run(command)
+        env = cold_cache_env(Path(folder) / "caches") if args.cold else None
+        done = subprocess.run(command, env=env)
         wall_s = time.perf_counter() - started
         if done.returncode != 0:
             print(json.dumps({"command": command, "error": f"search.run exited with {done.returncode}"}))
@@ -117,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         "trials_per_hour": round(finished / wall_s * 3600, 1),
         "steady_trials_per_hour": round(steady_trials_per_hour(workers), 1),
         "devices": devices,
+        "cold_caches": args.cold,
         "study_efficiency": None if efficiency is None else round(efficiency, 3),
         "workers": workers,
     }

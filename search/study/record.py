@@ -34,6 +34,7 @@ VAL_BPB = "val_bpb"
 PASSES = "passes"
 TOKENS = "tokens"
 TOKENS_PER_S = "tokens_per_s"
+COMPILE_S = "compile_s"
 LOSS_CURVE = "loss_curve"
 WALL_S = "wall_s"
 

@@ -53,3 +53,22 @@ def test_two_cpu_workers_report_the_study_they_ran(
     first, second = result["workers"]
     assert 0 <= first["first_start_s"] <= second["first_start_s"] < result["wall_s"]
     assert all(w["first_done_s"] <= w["last_done_s"] < result["wall_s"] for w in result["workers"])
+    # A function objective records no compiling.
+    assert all(w["first_trial_compile_s"] is None and w["later_compile_s"] is None for w in result["workers"])
+    assert result["cold_caches"] is False
+
+
+def test_a_cold_study_gets_empty_compile_caches_and_reports_its_compiling(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, corpus: Path
+) -> None:
+    env = scaling.cold_cache_env(tmp_path / "caches")
+    for name in ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR"):
+        folder = Path(env[name])
+        assert folder.is_relative_to(tmp_path) and folder.is_dir() and not any(folder.iterdir())
+    tiny = ["--preset", "tiny", "--tokens", "4k", "--data", str(corpus / "tiny" / "train-00000.jsonl.zst"),
+            "--val-data", str(corpus / "tiny" / "val-00000.jsonl.zst")]  # fmt: skip
+    assert scaling.main(["--workers", "1", "--trials", "2", "--cold", "--", *tiny]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["cold_caches"] is True and result["finished"] == 2
+    (worker,) = result["workers"]
+    assert worker["first_trial_compile_s"] >= 0 and worker["later_compile_s"] >= 0
