@@ -158,6 +158,10 @@ def summarize(
         "seed_sd_met": pooled_seed is not None and pooled_seed["sd"] <= MAX_SEED_SD,
         "spike_at_most": MAX_SPIKE,
         "spike_met": pooled["max_spike"] is not None and pooled["max_spike"] <= MAX_SPIKE,
+        # The same bound on the spike beyond the panel (None without curves to compare).
+        "spike_beyond_the_panel_met": None
+        if pooled["max_excess_spike"] is None
+        else pooled["max_excess_spike"] <= MAX_SPIKE,
     }
     failed = [{"label": r["label"], "failed": r["failed"]} for r in results if "failed" in r]
     return {"schedules": schedules, "pooled": pooled, "targets": targets, "failed": failed}

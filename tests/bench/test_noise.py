@@ -191,6 +191,7 @@ def test_a_rise_every_schedule_shares_is_not_a_spike_beyond_the_panel() -> None:
     assert summary["schedules"]["uniform"]["max_excess_spike"] == pytest.approx(0.0)
     assert summary["schedules"]["ramp"]["max_excess_spike"] == pytest.approx(0.5)
     assert summary["pooled"]["max_excess_spike"] == pytest.approx(0.5)
+    assert summary["targets"]["spike_met"] and not summary["targets"]["spike_beyond_the_panel_met"]
     assert noise.excess_spikes(runs[3:], warmup_frac=0.1) == {}
 
 
