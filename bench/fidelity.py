@@ -20,7 +20,6 @@ import math
 import statistics
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from typing import Any
 
 from bench.gpu_jobs import Job, run_jobs
@@ -34,6 +33,7 @@ from bench.panel import (
     merged_parts,
     panel_base,
     panel_schedule,
+    pooled_spread,
     print_report,
     read_parts,
 )
@@ -42,7 +42,6 @@ from search.findings.stats import kendall_tau, paired_differences
 from search.options.counts import parse_count
 from search.study import record
 from search.study.settings import study_settings
-from search.study.spread import pooled_sd
 from search.study.storage import load_existing_study
 from search.training.pictures import pyplot
 from search.training.run_config import RunConfig
@@ -156,7 +155,8 @@ def summarize(runs: Sequence[dict[str, Any]], reference: str = REFERENCE) -> dic
                 "schedules": schedules,
                 "paired_sd": spreads.get(source),
                 "paired_sd_from": source,
-                "seed_sd": _seed_spread(losses[tokens]),
+                # The sd of one schedule's losses over seeds, pooled over the budget's schedules.
+                "seed_sd": pooled_spread([list(by_seed.values()) for by_seed in losses[tokens].values()]),
                 "ranking": ranking,
                 "tau_vs_longest": tau,
                 "tau_over": len(shared),
@@ -180,14 +180,7 @@ def _paired_spread(by_schedule: Mapping[str, Mapping[int, float]], reference: st
         for name, by_seed in by_schedule.items()
         if name != reference
     ]
-    estimate = pooled_sd(groups)
-    return None if estimate is None else asdict(estimate)
-
-
-def _seed_spread(by_schedule: Mapping[str, Mapping[int, float]]) -> dict[str, Any] | None:
-    """The sd of one schedule's losses over seeds, pooled over the schedules of one budget."""
-    estimate = pooled_sd([list(by_seed.values()) for by_seed in by_schedule.values()])
-    return None if estimate is None else asdict(estimate)
+    return pooled_spread(groups)
 
 
 def _nearest_spread(tokens: int, spreads: Mapping[int, dict[str, Any] | None]) -> int | None:

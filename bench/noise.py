@@ -24,7 +24,6 @@ import json
 import statistics
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -37,14 +36,14 @@ from bench.panel import (
     chosen_gpus,
     chosen_schedules,
     kept_run,
-    merged_parts,
+    merged_reports,
     panel_base,
     panel_schedule,
+    pooled_spread,
     print_report,
     read_parts,
     run_header,
 )
-from search.study.spread import pooled_sd
 from search.training.curves import excess_spike, median_curve
 from search.training.run_config import RunConfig
 from search.training.step_plan import warmup_steps
@@ -79,14 +78,10 @@ def panel_jobs(
     return jobs
 
 
-def _parts(label: str) -> tuple[str, str, int, int]:
+def label_parts(label: str) -> tuple[str, str, int, int]:
+    """A run's label, ``schedule/variant/seed/repeat``, as (schedule, variant, seed, repeat)."""
     name, variant, seed, repeat = label.split("/")
     return name, variant, int(seed), int(repeat)
-
-
-def _spread(groups: Sequence[Sequence[float]]) -> dict[str, Any] | None:
-    estimate = pooled_sd(groups)
-    return None if estimate is None else asdict(estimate)
 
 
 def excess_spikes(runs: Sequence[dict[str, Any]], warmup_frac: float) -> dict[str, list[float]]:
@@ -95,7 +90,7 @@ def excess_spikes(runs: Sequence[dict[str, Any]], warmup_frac: float) -> dict[st
     kept without their curve, or alone at their seed, have none."""
     curves: dict[tuple[str, int], list[list[float]]] = {}
     for r in runs:
-        name, variant, seed, _ = _parts(r["label"])
+        name, variant, seed, _ = label_parts(r["label"])
         if variant == "default" and r.get("loss_curve"):
             curves.setdefault((name, seed), []).append(r["loss_curve"])
     found: dict[str, list[float]] = {}
@@ -118,20 +113,20 @@ def summarize(
     beyond_panel = excess_spikes(ok, warmup_frac)
     schedules: dict[str, dict[str, Any]] = {}
     for name, mults in panel.items():
-        default = [r for r in ok if _parts(r["label"])[:2] == (name, "default")]
-        repeats = [r["val_loss"] for r in default if _parts(r["label"])[2] == STUDY_SEED]
+        default = [r for r in ok if label_parts(r["label"])[:2] == (name, "default")]
+        repeats = [r["val_loss"] for r in default if label_parts(r["label"])[2] == STUDY_SEED]
         by_seed: dict[int, float] = {}
         for r in default:
-            by_seed.setdefault(_parts(r["label"])[2], r["val_loss"])
+            by_seed.setdefault(label_parts(r["label"])[2], r["val_loss"])
         if not repeats:
             continue
         seed_means = {s: statistics.fmean(repeats) if s == STUDY_SEED else v for s, v in by_seed.items()}
         schedules[name] = {
             "mults": list(mults),
             "repeats": repeats,
-            "repeat": _spread([repeats]),
+            "repeat": pooled_spread([repeats]),
             "seeds": by_seed,
-            "seed": _spread([list(by_seed.values())]),
+            "seed": pooled_spread([list(by_seed.values())]),
             "mean": statistics.fmean(seed_means.values()),
             "max_spike": max(r["spike"] for r in default),
             "max_excess_spike": max(beyond_panel.get(name, []), default=None),
@@ -139,9 +134,9 @@ def summarize(
         }
     ranking = sorted(schedules, key=lambda n: schedules[n]["mean"])
     means = [schedules[n]["mean"] for n in ranking]
-    pooled_seed = _spread([list(s["seeds"].values()) for s in schedules.values()])
+    pooled_seed = pooled_spread([list(s["seeds"].values()) for s in schedules.values()])
     pooled = {
-        "repeat_sd": _spread([s["repeats"] for s in schedules.values()]),
+        "repeat_sd": pooled_spread([s["repeats"] for s in schedules.values()]),
         "seed_sd": pooled_seed,
         "max_spike": max((s["max_spike"] for s in schedules.values()), default=None),
         "max_excess_spike": max(
@@ -170,12 +165,12 @@ def summarize(
 def _variants(ok: Sequence[dict[str, Any]], name: str, default_repeats: Sequence[float]) -> dict[str, Any]:
     found = {}
     for variant in ("tensor-code", "flash"):
-        losses = [r["val_loss"] for r in ok if _parts(r["label"])[:3] == (name, variant, STUDY_SEED)]
+        losses = [r["val_loss"] for r in ok if label_parts(r["label"])[:3] == (name, variant, STUDY_SEED)]
         if losses:
             mean = statistics.fmean(losses)
             found[variant] = {
                 "losses": losses,
-                "sd": _spread([losses]),
+                "sd": pooled_spread([losses]),
                 "mean": mean,
                 "vs_default": mean - statistics.fmean(default_repeats),
             }
@@ -237,10 +232,11 @@ def merged_runs(
     def header_of(report: dict[str, Any]) -> dict[str, Any]:
         return {"preset": report["preset"], "tokens": report["tokens"], "recipe": report["recipe"]}
 
-    header, runs = merged_parts(paths, header_of, "preset, budget or recipe")
+    reports = [json.loads(Path(path).read_text()) for path in paths]
+    header, runs = merged_reports(reports, paths, header_of, "preset, budget or recipe")
     panel: dict[str, list[int | float]] = {}
-    for path in paths:
-        for name, schedule in json.loads(Path(path).read_text())["schedules"].items():
+    for path, report in zip(paths, reports, strict=True):
+        for name, schedule in report["schedules"].items():
             if panel.setdefault(name, schedule["mults"]) != schedule["mults"]:
                 raise ValueError(f"{path}: '{name}' has other multipliers than in an earlier part")
     return header, runs, panel

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,6 +18,7 @@ from model.presets import PRESETS, get_preset
 from search.data.prepare import PreparedData, prepare_data
 from search.data.spec import DataSpec
 from search.options.counts import parse_count
+from search.study.spread import pooled_sd
 from search.training.run_config import RunConfig
 from space.schedule import Schedule, parse_mults
 from space.spec import HAND_FOUND
@@ -188,11 +190,23 @@ def merged_reports(
 CURVE_DIGITS = 4
 
 
+def rounded_curve(curve: Sequence[float]) -> list[float]:
+    """A training-loss curve as a report keeps it, for the spike analyses."""
+    return [round(v, CURVE_DIGITS) for v in curve]
+
+
 def kept_run(result: dict[str, Any]) -> dict[str, Any]:
-    """A trained run as a report keeps it: its training-loss curve rounded, for the spike analyses."""
+    """A trained run as a report keeps it: its training-loss curve rounded."""
     if "loss_curve" not in result:
         return result
-    return {**result, "loss_curve": [round(v, CURVE_DIGITS) for v in result["loss_curve"]]}
+    return {**result, "loss_curve": rounded_curve(result["loss_curve"])}
+
+
+def pooled_spread(groups: Sequence[Sequence[float]]) -> dict[str, Any] | None:
+    """:func:`search.study.spread.pooled_sd` of ``groups`` as a report keeps it; None without a
+    group of two."""
+    estimate = pooled_sd(groups)
+    return None if estimate is None else asdict(estimate)
 
 
 def print_report(table: str, report: dict[str, Any], out: str | None) -> None:

@@ -25,18 +25,19 @@ from statistics import fmean
 from typing import Any
 
 from bench.gpu_jobs import Job, run_jobs
+from bench.noise import label_parts
 from bench.panel import (
     add_merge_option,
     add_panel_options,
     add_schedules_option,
     chosen_gpus,
     chosen_schedules,
-    kept_run,
     merged_reports,
     panel_base,
     panel_schedule,
     print_report,
     read_parts,
+    rounded_curve,
     run_header,
 )
 from search.findings.stats import paired_differences
@@ -83,7 +84,7 @@ def run_records(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 "val_loss": r.get("val_loss"),
                 "spike": r.get("spike"),
                 "failed": r.get("failed"),
-                **({"loss_curve": kept_run(r)["loss_curve"]} if "loss_curve" in r else {}),
+                **({"loss_curve": rounded_curve(r["loss_curve"])} if "loss_curve" in r else {}),
             }
         )
     return runs
@@ -193,14 +194,14 @@ def noise_as_sweep(report: dict[str, Any]) -> dict[str, Any]:
     recipe = report["recipe"]
     runs = []
     for r in report["runs"]:
-        name, variant, seed, _ = r["label"].split("/")
+        name, variant, seed, _ = label_parts(r["label"])
         if variant == "default":
             runs.append(
                 {
                     "schedule": name,
                     "lr": recipe["lr"],
                     "warmup_frac": recipe["warmup_frac"],
-                    "seed": int(seed),
+                    "seed": seed,
                     "val_loss": r.get("val_loss"),
                     "spike": r.get("spike"),
                     "failed": r.get("failed"),

@@ -56,14 +56,14 @@ def worker_figures(trials: list[FrozenTrial], launched: datetime) -> list[dict[s
     for (host, pid), own in by_worker.items():
         finished = [t for t in own if t.state == TrialState.COMPLETE]
         done = sorted(t.datetime_complete for t in finished if t.datetime_complete is not None)
-        in_order = sorted(own, key=lambda t: (t.datetime_start - launched).total_seconds())  # type: ignore[operator]
+        in_order = sorted(own, key=lambda t: t.datetime_start)  # type: ignore[arg-type, return-value]
         compiling = [t.user_attrs.get(record.COMPILE_S) for t in in_order]
         known = [c for c in compiling if c is not None]
         rows.append(
             {
                 "worker": f"{host}:{pid}",
                 "finished": len(done),
-                "first_start_s": min((t.datetime_start - launched).total_seconds() for t in own),  # type: ignore[operator]
+                "first_start_s": (in_order[0].datetime_start - launched).total_seconds(),  # type: ignore[operator]
                 "first_done_s": (done[0] - launched).total_seconds() if done else float("nan"),
                 "last_done_s": (done[-1] - launched).total_seconds() if done else float("nan"),
                 "first_trial_compile_s": compiling[0],
