@@ -4,9 +4,13 @@
 # Each call continues both studies for --time-limit (no trial is cut off), so the study files must
 # travel back and forth: keep them in an ignored folder that every call carries.
 #   CORPUS=.corpus STATE=.agree OUT=$OUT bash bench/h200_agree.sh studies   # until both have 20 trials
-#   CORPUS=.corpus STATE=.agree OUT=$OUT bash bench/h200_agree.sh retrain   # each pick, retrained
-# Then copy $OUT's study files into STATE for the next call. Costs about 20 x 110 s a study, on two
-# GPUs about 40 minutes of device time over five calls, and two retrains.
+# A study that has its 20 trials has its model's pick exported and retrained in the same call
+# (`retrain` alone does that for both). Copy $OUT's files into STATE after each call; then
+#   python -m bench.agree .agree/agree100A.db .agree/agree100B.db --repeat-sd 0.0018 \
+#       --retrained .agree/agree100A-retrained.json .agree/agree100B-retrained.json
+# Costs about 20 x 110 s a study: 13 trials each took three calls of 450 to 560 s (2026-11-30).
+# The trials' pictures stay on the GPU machine (a call brings back 8 files): the study files,
+# logs and retrained results do.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/h200_data.sh"
 STATE=${STATE:-runs/agree100}
@@ -14,18 +18,22 @@ OUT=${OUT:-$STATE}
 LIMIT=${LIMIT:-9m}
 mkdir -p "$STATE" "$OUT"
 STUDIES=(agree100A agree100B)
-study() {  # name, GPU
+study() {  # name, GPU: continue the study; once it has its trials, retrain its pick
     python3 -m search.run --preset small --pruner none --trials 20 --study "$1" \
         --storage "$STATE/$1.db" --gpus "$2" --time-limit "$LIMIT" "${DATA[@]}" > "$OUT/$1.log" 2>&1
-    echo "$1: exit code $? (75: stopped at the time limit, run again to continue)"
+    local code=$?
+    echo "$1: exit code $code (75: stopped at the time limit, run again to continue)"
     [ "$STATE" -ef "$OUT" ] || cp "$STATE/$1.db" "$OUT/$1.db"
+    if [ "$code" -eq 0 ]; then retrain "$1" "$2"; fi
 }
-retrain() {  # name, GPU
-    python3 -m search.best --rule model --study "$1" --storage "$STATE/$1.db" --out "$OUT/$1-best.json" \
-        > "$OUT/$1-retrain.log" 2>&1 &&
-        CUDA_VISIBLE_DEVICES=$2 python3 -m search.train --config "$OUT/$1-best.json" "${DATA[@]}" \
-            >> "$OUT/$1-retrain.log" 2>&1
+retrain() {  # name, GPU: the model's pick exported and trained again; its results JSON into OUT
+    {
+        python3 -m search.best --rule model --study "$1" --storage "$STATE/$1.db" --out "$STATE/$1-best.json" &&
+            CUDA_VISIBLE_DEVICES=$2 python3 -m search.train --config "$STATE/$1-best.json" \
+                --out "$STATE/$1-retrained.json" --overwrite "${DATA[@]}"
+    } >> "$OUT/$1.log" 2>&1
     echo "$1: retrain exit code $?"
+    [ "$STATE" -ef "$OUT" ] || cp "$STATE/$1-retrained.json" "$OUT/" 2>/dev/null
 }
 case "${1:-}" in
 studies)

@@ -1,0 +1,221 @@
+"""Do studies of one setup agree? ``python -m bench.agree A.db B.db --retrained A.json B.json``
+
+The trial-recipe issue's check that two fresh studies of the same command, on the same data and
+recipe, find the same things. Each storage (a study file or URL) holds one study, or names it as
+``STORAGE::STUDY``. For each study it prints the model's pick (``search.best --rule model``: the
+trial, its loss in the study, the loss the model expects of it) and, from ``--retrained`` (the
+results JSON of ``search.train --config`` on that export), the retrained loss against the expected
+one; the goal is within 0.5%. For each baseline run (a baseline at a seed, trained once by every
+study), it prints each study's loss, and pools those runs into the repeat sd between studies with
+its 95% interval: every such run is one config at one seed trained once per study. ``--repeat-sd``
+(``bench.noise``'s) adds how many runs agree within it, and within the 95% band of a difference of
+two runs (1.96 x sqrt(2) x sd). Prints the tables, then one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from search.findings.contents import StudyFindings, gather_findings
+from search.study import record
+from search.study.spread import pooled_sd
+from search.study.storage import load_existing_study, open_storage
+
+# The issue's goal for a pick retrained from its export, against the loss the model expected.
+MAX_RETRAIN_GAP = 0.005
+_BAND_Z = 1.96
+
+
+def study_source(text: str) -> tuple[str, str | None]:
+    """``STORAGE`` or ``STORAGE::STUDY`` as (storage, study name or None)."""
+    storage, _, name = text.partition("::")
+    return storage, name or None
+
+
+def open_study(text: str) -> optuna.Study:
+    """The study ``text`` names; its storage's only study when no name is given."""
+    storage, name = study_source(text)
+    if name is None:
+        names = optuna.get_all_study_names(open_storage(storage))
+        if len(names) != 1:
+            raise ValueError(
+                f"{storage} holds {len(names)} studies ({', '.join(names)}): name one as {storage}::NAME"
+            )
+        name = names[0]
+    return load_existing_study(storage, name)
+
+
+def baseline_runs(findings: StudyFindings) -> dict[str, float]:
+    """Each completed baseline run, repeats left out, as "<baseline> seed <s>": its loss."""
+    return {
+        f"{record.baseline(t)} seed {record.seed(t)}": record.value(t)
+        for t in record.completed(findings.trials)
+        if record.baseline(t) is not None and record.repeat_of(t) is None
+    }
+
+
+def retrained_losses(paths: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``search.train`` results of exported configs, by the study they were exported from: the
+    trial, and the retrained loss."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        report = json.loads(Path(path).read_text())
+        origin = report.get("config", {}).get("origin")
+        loss = report.get("result", {}).get("val_loss")
+        if origin is None or loss is None:
+            raise ValueError(f"{path}: not the results of search.train on a config search.best exported")
+        found[origin["study"]] = {"trial": origin["trial"], "val_loss": loss, "file": path}
+    return found
+
+
+def pick_figures(findings: StudyFindings, retrained: dict[str, Any] | None) -> dict[str, Any]:
+    """The model's pick of ``findings`` and, if given, its retrained loss against the expected."""
+    pick = findings.pick
+    completed = len(record.completed(findings.trials))
+    if pick is None:
+        return {"study": findings.name, "completed": completed, "pick": None}
+    figures: dict[str, Any] = {
+        "study": findings.name,
+        "completed": completed,
+        "pick": pick.trial.number,
+        "mults": list(record.mults(pick.trial)),
+        "baseline": record.baseline(pick.trial),
+        "observed": record.value(pick.trial),
+        "expected": pick.expected,
+        "better_than_best_baseline": pick.better,
+    }
+    if retrained is not None:
+        if retrained["trial"] != pick.trial.number:
+            raise ValueError(
+                f"{retrained['file']} retrained trial {retrained['trial']} of {findings.name}, but the model "
+                f"now picks trial {pick.trial.number}: export and retrain the pick again"
+            )
+        gap = retrained["val_loss"] / pick.expected - 1
+        figures |= {
+            "retrained": retrained["val_loss"],
+            "retrained_gap": gap,
+            "gap_met": abs(gap) <= MAX_RETRAIN_GAP,
+        }
+    return figures
+
+
+def between_studies(runs: Sequence[dict[str, float]], repeat_sd: float | None) -> dict[str, Any]:
+    """The baseline runs every study trained, their losses and spread, pooled into the repeat sd
+    between studies; with ``repeat_sd``, how many runs agree within it and within the band of a
+    difference of two runs."""
+    shared = [key for key in runs[0] if all(key in r for r in runs[1:])]
+    rows = {key: [r[key] for r in runs] for key in shared}
+    spread = pooled_sd(list(rows.values()))
+    figures: dict[str, Any] = {
+        "runs": {key: {"losses": losses, "range": max(losses) - min(losses)} for key, losses in rows.items()},
+        "repeat_sd_between_studies": None
+        if spread is None
+        else {
+            "sd": spread.sd,
+            "df": spread.df,
+            "low": spread.low,
+            "high": spread.high,
+        },
+    }
+    if repeat_sd is not None:
+        band = _BAND_Z * math.sqrt(2) * repeat_sd
+        ranges = [row["range"] for row in figures["runs"].values()]
+        figures |= {
+            "repeat_sd": repeat_sd,
+            "within_repeat_sd": sum(r <= repeat_sd for r in ranges),
+            "band": band,
+            "within_band": sum(r <= band for r in ranges),
+        }
+    return figures
+
+
+def tables(picks: Sequence[dict[str, Any]], agreement: dict[str, Any]) -> str:
+    """The picks and the baseline runs as two markdown tables, and the pooled spread."""
+    names = [p["study"] for p in picks]
+    lines = ["| | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(names)]
+    lines.append("| completed trials | " + " | ".join(str(p["completed"]) for p in picks) + " |")
+    lines.append("| model's pick | " + " | ".join(_pick_cell(p) for p in picks) + " |")
+    lines.append("| its loss in the study / expected | " + " | ".join(_loss_cell(p) for p in picks) + " |")
+    lines.append("| retrained (against expected) | " + " | ".join(_retrained_cell(p) for p in picks) + " |")
+    lines += [
+        "",
+        "| baseline run | " + " | ".join(names) + " | range |",
+        "| --- |" + " --- |" * (len(names) + 1),
+    ]
+    for key, row in agreement["runs"].items():
+        lines.append(
+            f"| {key} | " + " | ".join(f"{v:.4f}" for v in row["losses"]) + f" | {row['range']:.4f} |"
+        )
+    spread = agreement["repeat_sd_between_studies"]
+    if spread is not None:
+        lines += [
+            "",
+            f"repeat sd between studies, pooled over the baseline runs: {spread['sd']:.4f} "
+            f"[{spread['low']:.4f}, {spread['high']:.4f}] ({spread['df']} df)",
+        ]
+    if "repeat_sd" in agreement:
+        count = len(agreement["runs"])
+        lines.append(
+            f"runs whose studies agree within the repeat sd {agreement['repeat_sd']:.4f}: "
+            f"{agreement['within_repeat_sd']} of {count}; within the band of a difference of two runs "
+            f"{agreement['band']:.4f}: {agreement['within_band']} of {count}"
+        )
+    return "\n".join(lines)
+
+
+def _pick_cell(p: dict[str, Any]) -> str:
+    if p["pick"] is None:
+        return "none yet (too few trials)"
+    name = f"{p['baseline']} (trial {p['pick']})" if p["baseline"] else f"trial {p['pick']}"
+    return f"{name}, `{','.join(map(str, p['mults']))}`"
+
+
+def _loss_cell(p: dict[str, Any]) -> str:
+    return "–" if p["pick"] is None else f"{p['observed']:.4f} / {p['expected']:.4f}"
+
+
+def _retrained_cell(p: dict[str, Any]) -> str:
+    if "retrained" not in p:
+        return "–"
+    return f"{p['retrained']:.4f} ({p['retrained_gap']:+.2%}{'' if p['gap_met'] else ', goal missed'})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("studies", nargs="+", help="STORAGE or STORAGE::STUDY, two or more")
+    parser.add_argument(
+        "--retrained", nargs="*", default=[], help="search.train results of the exported picks"
+    )
+    parser.add_argument("--repeat-sd", type=float, help="bench.noise's repeat sd, to count runs within it")
+    args = parser.parse_args(argv)
+    if len(args.studies) < 2:
+        parser.error("give two studies or more")
+    try:
+        found = [gather_findings(open_study(text)) for text in args.studies]
+        retrained = retrained_losses(args.retrained)
+        unknown = sorted(set(retrained) - {f.name for f in found})
+        if unknown:
+            raise ValueError(
+                f"--retrained: runs exported from {', '.join(unknown)}, which are not among the studies"
+            )
+        picks = [pick_figures(f, retrained.get(f.name)) for f in found]
+    except (ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    agreement = between_studies([baseline_runs(f) for f in found], args.repeat_sd)
+    print(tables(picks, agreement))
+    seeds_sd = {f.name: f.summary.noise_sd for f in found}
+    print(json.dumps({"picks": picks, "agreement": agreement, "reference_seed_sd": seeds_sd}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
