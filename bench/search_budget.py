@@ -13,7 +13,8 @@ product builds it, proposes the rest. A proposal repeating a schedule already tr
 earlier answer and does not count, as in the product (a run also ends after ``STUCK`` repeats in a
 row). After ``CHECKPOINTS`` trials a run recommends a schedule exactly as the product does
 (``search.findings.recommend``: the model's pick that ``search.best``, ``search.confirm``, the
-report and ``search.run`` show), from every trial so far, the queued baselines marked as such.
+report and ``search.run`` show), from every trial so far, the queued baselines marked as such;
+``--rule expected-regret`` measures that module's other rule instead, for every sampler.
 
 With ``--workers`` k, a study keeps k trials asked and not yet told, as k workers do: each
 proposal is made while k - 1 others are pending; such a column is labelled ``sampler xk``.
@@ -45,6 +46,7 @@ import numpy as np
 import optuna
 
 from bench.search import SHAPES, STUCK, Problem, make_problems, quiet_worker
+from search.findings.recommend import RULES, Rule
 from search.findings.recommend import recommend as product_recommendation
 from search.study import record
 from search.study.opening import baseline_runs, enqueue_schedule
@@ -71,6 +73,7 @@ class BudgetRun:
     seed: int
     checkpoints: tuple[int, ...]
     workers: int = 1
+    rule: Rule = "confidence"
 
     @property
     def label(self) -> str:
@@ -141,28 +144,35 @@ def run_study(run: BudgetRun) -> StudyResult:
         observed.append(value)
         study.tell(trial, value)
         if len(trained) in run.checkpoints:
-            found[len(trained)] = regret_of_recommendation(run.problem, trained, observed, len(queued))
+            found[len(trained)] = regret_of_recommendation(
+                run.problem, trained, observed, len(queued), run.rule
+            )
     # A run that ran out of new schedules keeps its last recommendation at the later checkpoints.
-    last = regret_of_recommendation(run.problem, trained, observed, len(queued))
+    last = regret_of_recommendation(run.problem, trained, observed, len(queued), run.rule)
     return StudyResult({trials: found.get(trials, last) for trials in run.checkpoints}, repeats)
 
 
 def regret_of_recommendation(
-    problem: Problem, trained: Sequence[tuple[int, ...]], observed: Sequence[float], baselines: int
+    problem: Problem,
+    trained: Sequence[tuple[int, ...]],
+    observed: Sequence[float],
+    baselines: int,
+    rule: Rule = "confidence",
 ) -> float:
     """Noise-free regret of the schedule the study recommends after these trials."""
-    return float(problem.regret(np.array(recommend(trained, observed, baselines)))[0])
+    return float(problem.regret(np.array(recommend(trained, observed, baselines, rule)))[0])
 
 
 def recommend(
-    trained: Sequence[tuple[int, ...]], observed: Sequence[float], baselines: int
+    trained: Sequence[tuple[int, ...]], observed: Sequence[float], baselines: int, rule: Rule = "confidence"
 ) -> tuple[int, ...]:
     """The schedule the product recommends after these trials, the first ``baselines`` of them the
-    queued baselines: the model's pick, or below ``MIN_TRIALS`` trials the lowest loss."""
+    queued baselines: the model's pick by ``rule`` (the product's is the default), or below
+    ``MIN_TRIALS`` trials the lowest loss."""
     if len(trained) < MIN_TRIALS:
         return trained[int(np.argmin(observed))]
     marked = np.arange(len(trained)) < baselines
-    found = product_recommendation(np.array(trained, dtype=float), np.array(observed), marked)
+    found = product_recommendation(np.array(trained, dtype=float), np.array(observed), marked, rule=rule)
     return trained[found.pick]
 
 
@@ -311,6 +321,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="comma-separated: trials out at once per study (search.run's workers), each a column",
     )
     parser.add_argument("--jobs", type=int, default=2, help="processes running the studies")
+    parser.add_argument(
+        "--rule",
+        choices=RULES,
+        default="confidence",
+        help="search.findings.recommend's rule, for every sampler (the product's: confidence)",
+    )
     parser.add_argument("--quick", action="store_true", help="2 seeds, 10 and 12 trials, two objectives")
     args = parser.parse_args(argv)
     if args.quick:
@@ -330,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = set(args.objectives.split(","))
     problems = [p for p in make_problems(args.noise, Budget()) if chosen & {p.objective.name, p.name}]
     runs = [
-        BudgetRun(problem, sampler, seed, checkpoints, int(workers))
+        BudgetRun(problem, sampler, seed, checkpoints, int(workers), args.rule)
         for problem in problems
         for sampler in args.samplers.split(",")
         for workers in args.workers.split(",")

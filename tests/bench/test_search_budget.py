@@ -104,6 +104,10 @@ def test_the_recommendation_is_the_products_pick_with_the_baselines_marked():
     marked = np.arange(len(trained)) < 4
     found = product_recommendation(np.array(trained, dtype=float), np.array(observed), marked)
     assert recommend(trained, observed, 4) == trained[found.pick]
+    by_regret = product_recommendation(
+        np.array(trained, dtype=float), np.array(observed), marked, rule="expected-regret"
+    )
+    assert recommend(trained, observed, 4, "expected-regret") == trained[by_regret.pick]
     # below the model's minimum of trials, the lowest loss
     assert recommend(trained[:6], observed[:6], 4) == trained[int(np.argmin(observed[:6]))]
 

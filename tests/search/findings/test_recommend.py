@@ -39,20 +39,40 @@ def test_cumulative_shares_are_the_width_spent_before_each_boundary():
     np.testing.assert_allclose(shares, [[0.25, 0.5], [0.5, 1.0]])
 
 
-def test_a_lucky_neighbour_of_the_baselines_does_not_displace_them():
-    """Hand-found is the optimum; its neighbours, measured once each, are no better, and one of
-    them drew noise twice its sd below. The lowest posterior mean takes a neighbour; the rule keeps
-    hand-found, since nothing is better than it with 95% probability."""
+def lucky_neighbour_study() -> tuple[np.ndarray, np.ndarray]:
+    """Hand-found is the optimum; its neighbours, measured once each with noise, are no better, and
+    the worst of them drew noise twice its sd below hand-found's truth."""
     rng = np.random.default_rng(0)
     mults = study(single_moves(OPTIMUM)[::3])
     truth = 4.0 + 0.01 * loss(mults)
     observed = truth + rng.normal(0.0, NOISE, size=len(truth))
-    lucky = BASELINES + int(np.argmax(truth[BASELINES:]))  # a neighbour worse than hand-found
-    observed[lucky] = truth[BASELINES - 1] - 2 * NOISE
+    observed[BASELINES + int(np.argmax(truth[BASELINES:]))] = truth[BASELINES - 1] - 2 * NOISE
+    return mults, observed
+
+
+def test_a_lucky_neighbour_of_the_baselines_does_not_displace_them():
+    """The lowest posterior mean (the expected-regret rule's pick) takes a neighbour; the default
+    rule keeps hand-found, the optimum, since nothing is better than it with 95% probability."""
+    mults, observed = lucky_neighbour_study()
     found = recommend(mults, observed, baseline_marks(len(mults)))
     assert int(np.argmin(found.means)) >= BASELINES  # the bare posterior mean leaves the baseline
+    assert recommend(mults, observed, baseline_marks(len(mults)), rule="expected-regret").pick >= BASELINES
     assert found.pick == BASELINES - 1 and found.reference == BASELINES - 1
     assert (found.better[BASELINES:] < CONFIDENCE).all()
+
+
+def test_expected_regret_ranks_by_the_posterior_expected_regret_over_the_trained_schedules():
+    """E[f(x) - min_j f(j)] drawn from the joint posterior orders the schedules as the rule does:
+    the posterior mean less the expected minimum, the same for every schedule."""
+    mults, observed = lucky_neighbour_study()
+    found = recommend(mults, observed, baseline_marks(len(mults)), rule="expected-regret")
+    _, covariance = posterior(mults, observed, fit_model(mults, observed))
+    root = np.linalg.cholesky(covariance + 1e-12 * np.eye(len(mults)))
+    draws = found.means + np.random.default_rng(5).standard_normal((20000, len(mults))) @ root.T
+    regret = (draws - draws.min(axis=1, keepdims=True)).mean(axis=0)
+    assert int(np.argmin(regret)) == found.pick
+    np.testing.assert_allclose(regret - regret.min(), found.means - found.means.min(), atol=2e-4)
+    assert found.order == sorted(range(len(mults)), key=lambda i: (found.means[i], i))
 
 
 def test_a_schedule_better_by_many_noise_sds_is_picked_over_the_baselines():
@@ -66,6 +86,8 @@ def test_a_schedule_better_by_many_noise_sds_is_picked_over_the_baselines():
     found = recommend(mults, observed, baseline_marks(len(mults)))
     assert truth[BASELINES - 1] - truth[found.pick] > 5 * NOISE
     assert found.better[found.pick] >= CONFIDENCE
+    by_regret = recommend(mults, observed, baseline_marks(len(mults)), rule="expected-regret")
+    assert truth[BASELINES - 1] - truth[by_regret.pick] > 5 * NOISE
 
 
 def test_the_order_puts_schedules_surely_better_than_the_best_baseline_first_then_the_rest():
