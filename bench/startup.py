@@ -9,7 +9,8 @@ Two measurements on the sample corpus (any ``search.run`` data options work), ca
   process start. This parent imports every timed module before reading its options, so its
   children start after those imports; ``search.run`` starts them once its options are read.
 - ``--e2e``: runs ``python -m search.run`` for real with 1 and with ``--workers`` workers and
-  reports, per worker process, when its first trial started (seconds from the launch).
+  reports, per worker process, when its first trial started and when it was training (its first
+  step done, compiling included), in seconds from the launch.
 
 On a GPU machine ``search.run`` runs one worker per visible GPU whatever ``--workers`` says.
 
@@ -208,6 +209,10 @@ def e2e(args: argparse.Namespace, workers: int) -> dict[str, Any]:
     return {
         "workers": workers,
         "first_trial_s": sorted(round(float(w["first_start_s"]), 2) for w in per_worker),
+        # When each worker's first trial was training (first step done, so compiled), or None.
+        "first_training_s": [
+            None if (at := w["first_training_s"]) is None else round(float(at), 2) for w in per_worker
+        ],
         "wall_s": round(wall_s, 2),
     }
 
