@@ -50,6 +50,7 @@ from search.data.sample_corpus import sample_corpus
 from search.data.spec import DataSpec
 from search.options.search_options import read_search_options
 from search.study.storage import open_storage
+from search.training.compile_cache import use_compile_cache
 
 # Imports are part of a worker's start-up: from the process start to here.
 _IMPORTS_DONE = time.time()
@@ -143,6 +144,7 @@ def _parent(argv: list[str]) -> int:
     # Spawned workers run _instrumented_child, which wraps the real entry.
     search.trials.spawning._child = _instrumented_child
     options = read_search_options(None, argv)
+    use_compile_cache(options.compile_cache)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with search.trials.spawning.early_children(options) as children:
         plan = search.trials.plan.make_plan(options)

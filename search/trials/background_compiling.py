@@ -63,11 +63,14 @@ class WarmUp:
 
 def background_warm_up(run: RunConfig, device: torch.device, mode: CompileMode) -> WarmUp | None:
     """The warm-up for trials of ``run``'s shape and settings compiled in ``mode``: every width the
-    budget allows; None unless blocks compile per width (``static``): nothing compiles on CPU
-    (``none``), and dynamic widths compile once, in the first trial."""
+    budget allows, nearest the mean width first (where sampled schedules mostly lie); None unless
+    blocks compile per width (``static``): nothing compiles on CPU (``none``), and dynamic widths
+    compile once, in the first trial."""
     if mode != "static":
         return None
-    widths = run.model.budget.allowed_widths
+    budget = run.model.budget
+    mean = budget.width(budget.total_units) / budget.n_layers
+    widths = tuple(sorted(budget.allowed_widths, key=lambda width: abs(width - mean)))
     return WarmUp(run.model, widths, run.train.batch_size, run.train.deterministic, str(device))
 
 
