@@ -49,27 +49,20 @@ def compile_model(model: Decoder, mode: CompileMode, distinct_widths: int) -> to
     """Compile ``model``'s blocks and its loss in place (or not, for ``none``); returns it."""
     if mode == "none":
         return model
-    configure_dynamo(mode, distinct_widths)
+    config = torch._dynamo.config
+    config.fail_on_recompile_limit_hit = True
     if mode == "dynamic":
         _mark_widths_dynamic(model)
+    else:
+        # Graphs of one block: a width (or no MLP) for training and for evaluation each, with
+        # deterministic kernels or without (a process may train both ways).
+        needed = 2 * 2 * (distinct_widths + 1)
+        config.recompile_limit = max(config.recompile_limit, needed)
     for block in model.blocks:
         block.compile()
     # An instance attribute shadows the method, so forward() calls the compiled loss.
     model.loss = torch.compile(model.loss)  # type: ignore[method-assign]
     return model
-
-
-def configure_dynamo(mode: CompileMode, distinct_widths: int) -> None:
-    """Fail loudly at Dynamo's recompile limit (never fall back to eager mode), and in static mode
-    raise the limit to fit every graph of one block that a budget of ``distinct_widths`` widths
-    needs."""
-    config = torch._dynamo.config
-    config.fail_on_recompile_limit_hit = True
-    if mode == "static":
-        # Graphs of one block: a width (or no MLP) for training and for evaluation each, with
-        # deterministic kernels or without (a process may train both ways).
-        needed = 2 * 2 * (distinct_widths + 1)
-        config.recompile_limit = max(config.recompile_limit, needed)
 
 
 @contextmanager
