@@ -192,7 +192,7 @@ def _compile_widths(warm_up: WarmUp, widths: tuple[int, ...], threads: int) -> N
     # Not torch.set_num_threads: C++ kernels (CPU) are specialized on it, and would then miss.
     torch._inductor.config.compile_threads = threads
     device = torch.device(warm_up.device)
-    if device.type == "cuda":
+    if device.type == "cuda" and device.index is not None:
         torch.cuda.set_device(device)
     with deterministic_kernels(warm_up.deterministic):
         warm_up_widths(warm_up.model, widths, warm_up.batch_size, device, training_autocast(device))

@@ -26,8 +26,8 @@ TINY = get_preset("tiny").model
 # The tiny preset's uniform schedule has one width; a run of it compiles that width and the loss.
 UNIFORM_WIDTH = TINY.mlp_widths[0]
 
-# A fresh process that trains tiny's uniform schedule once, compiled per width as on a GPU, and
-# prints Inductor's cache counters.
+# A fresh process that trains tiny's uniform schedule once on a device, compiled per width as on a
+# GPU, and prints Inductor's cache counters.
 _TRAIN_ONCE = textwrap.dedent(
     """
     import json, sys
@@ -40,7 +40,7 @@ _TRAIN_ONCE = textwrap.dedent(
     spec = DataSpec(train=(sys.argv[1],), val=(sys.argv[2],))
     data = prepare_data(spec, 512, progress=False)
     run = RunConfig.from_preset("tiny", spec, data, 0).variant(tokens=4096)
-    result = train(run, data.tokens, data.tokenizer, torch.device("cpu"), compile_mode="static")
+    result = train(run, data.tokens, data.tokenizer, torch.device(sys.argv[3]), compile_mode="static")
     print(json.dumps({**counters["inductor"], "compile_s": result.compile_s}))
     """
 )
@@ -48,18 +48,20 @@ _TRAIN_ONCE = textwrap.dedent(
 
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty Inductor cache folder of this test's own, for this process and those it starts."""
+    """Empty Inductor and Triton cache folders of this test's own, for this process and those it
+    starts; returns Inductor's."""
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path / "triton"))
     folder = tmp_path / "inductor"
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(folder))
     return folder
 
 
-def _warm_up(*widths: int) -> WarmUp:
-    return WarmUp(TINY, widths, get_preset("tiny").train.batch_size, False, "cpu")
+def _warm_up(*widths: int, device: str = "cpu") -> WarmUp:
+    return WarmUp(TINY, widths, get_preset("tiny").train.batch_size, False, device)
 
 
-def _train_once(tiny_spec: DataSpec) -> dict[str, float]:
-    command = [sys.executable, "-c", _TRAIN_ONCE, *tiny_spec.train, *tiny_spec.val]
+def _train_once(tiny_spec: DataSpec, device: str) -> dict[str, float]:
+    command = [sys.executable, "-c", _TRAIN_ONCE, *tiny_spec.train, *tiny_spec.val, device]
     done = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -74,20 +76,33 @@ def _gone(pid: int) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    "device",
+    [
+        "cpu",
+        pytest.param(
+            "cuda",
+            marks=[
+                pytest.mark.gpu,
+                pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+            ],
+        ),
+    ],
+)
 def test_a_warm_up_fills_the_cache_so_a_fresh_processs_run_compiles_nothing_anew(
-    cache: Path, tiny_spec: DataSpec, tiny_data: PreparedData
+    cache: Path, tiny_spec: DataSpec, tiny_data: PreparedData, device: str
 ) -> None:
     said: list[str] = []
-    with compiling_in_background(_warm_up(UNIFORM_WIDTH), said.append) as warming:
+    with compiling_in_background(_warm_up(UNIFORM_WIDTH, device=device), said.append) as warming:
         assert warming is not None and warming.wait(timeout=300)
     assert said == [] and all(p.exitcode == 0 for p in warming.processes)
     assert cache_folder() == cache and list(cache.glob("hourglass-warm-up-*.done"))
-    counters = _train_once(tiny_spec)
+    counters = _train_once(tiny_spec, device)
     # Every graph of the run (the block's and the loss's, training and evaluation) came from the cache.
     assert counters["fxgraph_cache_hit"] >= 6 and counters.get("fxgraph_cache_miss", 0) == 0
     assert counters["compile_s"] > 0
     # Done once for this cache folder: a later study starts nothing.
-    with compiling_in_background(_warm_up(UNIFORM_WIDTH), said.append) as again:
+    with compiling_in_background(_warm_up(UNIFORM_WIDTH, device=device), said.append) as again:
         assert again is None
 
 
