@@ -12,11 +12,12 @@ then prints one JSON object:
   start-up, compiling or evaluation) over GPUs x ``wall_s``: the share of the GPUs' time that
   trained (null for an objective that records no tokens);
 - per worker: when its first trial started, when that trial was training (its first step done,
-  so compiled: ``first_training_s``) and when its first and last trials finished, in seconds from
-  the launch, how many trials it finished, and the seconds its first trial and all its later ones
-  spent compiling (null for an objective that records none). Compiling is what the worker waited
-  for, background compiling not included; later trials' includes capturing each trial's step as a
-  CUDA graph.
+  so compiled: ``first_training_s``, the trial's start plus its run's time to that step, so without
+  the tenths of a second of bookkeeping between them) and when its first and last trials finished,
+  in seconds from the launch, how many trials it finished, and the seconds its first trial and all
+  its later ones spent compiling (null for an objective that records none). Compiling is what the
+  worker waited for, background compiling not included; later trials' includes capturing each
+  trial's step as a CUDA graph.
 
 ``--cold`` gives the study empty Inductor and Triton caches of its own, as on a fresh machine (and
 so its own background compiling: see ``search.trials.background_compiling``).
