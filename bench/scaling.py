@@ -11,11 +11,16 @@ then prints one JSON object:
 - ``study_efficiency``: the finished trials' pure training time (tokens at the steady rate, no
   start-up, compiling or evaluation) over GPUs x ``wall_s``: the share of the GPUs' time that
   trained (null for an objective that records no tokens);
-- per worker: when its first trial started and its first and last trials finished, in seconds
-  from the launch, how many trials it finished, and the seconds its first trial and all its later
-  ones spent compiling (null for an objective that records none).
+- per worker: when its first trial started, when that trial was training (its first step done,
+  so compiled: ``first_training_s``, the trial's start plus its run's time to that step, so without
+  the tenths of a second of bookkeeping between them) and when its first and last trials finished,
+  in seconds from the launch, how many trials it finished, and the seconds its first trial and all
+  its later ones spent compiling (null for an objective that records none). Compiling is what the
+  worker waited for, background compiling not included; later trials' includes capturing each
+  trial's step as a CUDA graph.
 
-``--cold`` gives the study empty Inductor and Triton caches of its own, as on a fresh machine.
+``--cold`` gives the study empty Inductor and Triton caches of its own, as on a fresh machine (and
+so its own background compiling: see ``search.trials.background_compiling``).
 
 Run it once with one GPU and once with two, same options, and divide: that is the scaling figure
 the README gives.
@@ -59,11 +64,14 @@ def worker_figures(trials: list[FrozenTrial], launched: datetime) -> list[dict[s
         in_order = sorted(own, key=lambda t: t.datetime_start)  # type: ignore[arg-type, return-value]
         compiling = [t.user_attrs.get(record.COMPILE_S) for t in in_order]
         known = [c for c in compiling if c is not None]
+        first_start_s = (in_order[0].datetime_start - launched).total_seconds()  # type: ignore[operator]
+        first_step_s = in_order[0].user_attrs.get(record.FIRST_STEP_S)
         rows.append(
             {
                 "worker": f"{host}:{pid}",
                 "finished": len(done),
-                "first_start_s": (in_order[0].datetime_start - launched).total_seconds(),  # type: ignore[operator]
+                "first_start_s": first_start_s,
+                "first_training_s": None if first_step_s is None else first_start_s + first_step_s,
                 "first_done_s": (done[0] - launched).total_seconds() if done else float("nan"),
                 "last_done_s": (done[-1] - launched).total_seconds() if done else float("nan"),
                 "first_trial_compile_s": compiling[0],

@@ -9,7 +9,8 @@ Two measurements on the sample corpus (any ``search.run`` data options work), ca
   process start. This parent imports every timed module before reading its options, so its
   children start after those imports; ``search.run`` starts them once its options are read.
 - ``--e2e``: runs ``python -m search.run`` for real with 1 and with ``--workers`` workers and
-  reports, per worker process, when its first trial started (seconds from the launch).
+  reports, per worker process, when its first trial started and when it was training (its first
+  step done, compiling included), in seconds from the launch.
 
 On a GPU machine ``search.run`` runs one worker per visible GPU whatever ``--workers`` says.
 
@@ -49,6 +50,7 @@ from search.data.sample_corpus import sample_corpus
 from search.data.spec import DataSpec
 from search.options.search_options import read_search_options
 from search.study.storage import open_storage
+from search.training.compile_cache import use_compile_cache
 
 # Imports are part of a worker's start-up: from the process start to here.
 _IMPORTS_DONE = time.time()
@@ -142,6 +144,7 @@ def _parent(argv: list[str]) -> int:
     # Spawned workers run _instrumented_child, which wraps the real entry.
     search.trials.spawning._child = _instrumented_child
     options = read_search_options(None, argv)
+    use_compile_cache(options.compile_cache)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with search.trials.spawning.early_children(options) as children:
         plan = search.trials.plan.make_plan(options)
@@ -208,6 +211,10 @@ def e2e(args: argparse.Namespace, workers: int) -> dict[str, Any]:
     return {
         "workers": workers,
         "first_trial_s": sorted(round(float(w["first_start_s"]), 2) for w in per_worker),
+        # When each worker's first trial was training (first step done, so compiled), or None.
+        "first_training_s": [
+            None if (at := w["first_training_s"]) is None else round(float(at), 2) for w in per_worker
+        ],
         "wall_s": round(wall_s, 2),
     }
 

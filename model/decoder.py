@@ -128,11 +128,3 @@ class Decoder(nn.Module):
     def forward(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Mean next-token cross-entropy (nats) of targets (B, T) given idx (B, T)."""
         return self.loss(self.trunk(idx), targets)
-
-
-def block_inputs(config: ModelConfig, batch_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """What a block of ``config`` takes, on the default device: a random residual stream x (B, T, C)
-    that requires grad, and the rotary tables cos, sin (T, D/2)."""
-    cos, sin = rotary_tables(config.context, config.head_dim)
-    x = torch.randn(batch_size, config.context, config.d_model, requires_grad=True)
-    return x, cos.to(x.device), sin.to(x.device)

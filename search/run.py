@@ -11,6 +11,7 @@ from search.findings.contents import best_texts, gather_findings
 from search.findings.text import to_text
 from search.options.search_options import read_search_options
 from search.study.storage import artifact_dir, is_url
+from search.training.compile_cache import use_compile_cache
 from search.trials.plan import budget_notes, kept_recipe_note, make_plan, open_plan_study, pruner_note
 from search.trials.signals import stop_on_sigterm
 from search.trials.spawning import early_children
@@ -25,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         options = read_search_options(__doc__, argv)
     except (ValueError, ValidationError) as e:
         return _refused(e)
+    use_compile_cache(options.compile_cache)  # before any compiling, and inherited by every worker
     # Workers beyond the first start now and import while this process checks and prepares.
     with early_children(options) as children:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, field_validator
@@ -63,6 +64,9 @@ class SearchOptions(StudyOptions):
     time_limit: Duration | None = Field(
         None, gt=0, description="seconds from launch by which to finish; None: run to the target"
     )
+    compile_cache: str | None = Field(
+        None, min_length=1, description="a folder for compiled kernels; None: Inductor's and Triton's own"
+    )
 
     @field_validator("preset")
     @classmethod
@@ -70,6 +74,13 @@ class SearchOptions(StudyOptions):
         if name is not None:
             get_preset(name)
         return name
+
+    @field_validator("compile_cache")
+    @classmethod
+    def _a_folder(cls, folder: str | None) -> str | None:
+        if folder is not None and Path(folder).exists() and not Path(folder).is_dir():
+            raise ValueError(f"'{folder}' is a file, not a folder")
+        return folder
 
     @property
     def builtin_objective(self) -> bool:
@@ -116,5 +127,10 @@ def read_search_options(doc: str | None, argv: Sequence[str] | None) -> SearchOp
         "--time-limit",
         help="finish within this long from launch, e.g. 45m or 2h (a job's wall-clock limit): a trial "
         "starts only while the study's typical trial still fits; the same command continues the study",
+    )
+    add(
+        "--compile-cache",
+        help="a folder to keep compiled kernels in (Inductor's and Triton's caches), e.g. beside the "
+        "study: workers, hosts and later runs given it reuse them (default: Inductor's and Triton's own)",
     )
     return read_options(SearchOptions, parser, argv)

@@ -35,6 +35,7 @@ PASSES = "passes"
 TOKENS = "tokens"
 TOKENS_PER_S = "tokens_per_s"
 COMPILE_S = "compile_s"
+FIRST_STEP_S = "first_step_s"  # from the run's start to its first step done: compiled, training
 LOSS_CURVE = "loss_curve"
 WALL_S = "wall_s"
 

@@ -10,16 +10,17 @@ processes). Two ways to handle the widths:
 - ``dynamic``: one graph for every width (width a symbolic size). Nothing to compile after the
   first trial, but 0.69 M tokens/s: kernels with symbolic sizes ran about 25% slower.
 
-Static is the default unless a budget allows more distinct widths than ``MAX_STATIC_WIDTHS``;
-:func:`warm_up_widths` then compiles every width the budget allows in the worker's first trial, so
-no later trial stops to compile.
+Static is the default unless a budget allows more distinct widths than ``MAX_STATIC_WIDTHS``. A
+trial compiles only its own widths, in its first step (and their evaluation graphs before its first
+validation); :func:`warm_up_widths` compiles the others in background processes
+(``search.trials.background_compiling``) that fill the on-disk caches, so a later trial's new
+width costs it a cache hit, not a compile.
 Dynamo's recompile limit is raised to fit the widths a budget allows and told to fail loudly
 instead of falling back to eager mode, so a limit hit is an error, never a silent slowdown.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Literal
@@ -29,7 +30,7 @@ import torch._dynamo
 import torch.fx.experimental._config as fx_config
 
 from model.config import ModelConfig
-from model.decoder import Block, Decoder, block_inputs
+from model.decoder import Block, Decoder
 
 CompileMode = Literal["static", "dynamic", "none"]
 
@@ -82,44 +83,34 @@ def compiled(model: Decoder, mode: CompileMode, distinct_widths: int) -> Iterato
         model.__dict__.pop("loss", None)
 
 
-_warm: set[tuple[object, ...]] = set()
-
-
 def warm_up_widths(
-    config: ModelConfig, batch_size: int, device: torch.device, autocast: AbstractContextManager[object]
-) -> float:
-    """Compile the block graph of every width the budget allows (training and evaluation, under
-    the trainer's ``autocast`` and its deterministic setting), once per process, shape and
-    setting; returns the seconds it took (0 when already warm)."""
-    widths = config.budget.allowed_widths
-    key = (
-        config.d_model,
-        config.n_heads,
-        config.context,
-        config.residual,
-        batch_size,
-        widths,
-        str(device),
-        torch.are_deterministic_algorithms_enabled(),
-    )
-    if key in _warm:
-        return 0.0
-    started = time.perf_counter()
+    config: ModelConfig,
+    widths: tuple[int, ...],
+    batch_size: int,
+    device: torch.device,
+    autocast: AbstractContextManager[object],
+) -> None:
+    """Compile what a run of ``config``'s shape whose layers have ``widths`` compiles (each width's
+    block and the loss, for training and for evaluation, under the trainer's ``autocast`` and this
+    process's deterministic setting), so that Inductor's on-disk cache then holds their kernels.
+
+    One step of such a decoder, called as the trainer calls it, so the graphs are the trainer's by
+    construction, the loss's included. A process that changes ``torch.set_num_threads`` compiles
+    CPU kernels for that thread count: other processes then miss them.
+    """
     with torch.device(device):
-        x, cos, sin = block_inputs(config, batch_size)
-    for width in widths:
-        with torch.device(device):
-            block = Block.of_width(config, width)
-        block.compile()
+        model = Decoder(config)
+        model.blocks = torch.nn.ModuleList(Block.of_width(config, width) for width in widths)
+        ids = torch.randint(0, config.vocab_size, (batch_size, config.context))
+    with compiled(model, "static", config.budget.distinct_widths) as step_fn:
         with autocast:
-            block(x, cos, sin).float().sum().backward()
-            with torch.no_grad():  # evaluation's inputs carry no gradient
-                block(x.detach(), cos, sin)
-        _drop_compiled_call(block)
+            loss = step_fn(ids, ids)
+        loss.backward()
+        model.eval()
+        with torch.no_grad(), autocast:
+            step_fn(ids, ids)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    _warm.add(key)
-    return time.perf_counter() - started
 
 
 def _drop_compiled_call(module: torch.nn.Module) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import ctypes
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -25,6 +25,13 @@ def training_device() -> torch.device:
         if torch.cuda.is_available()
         else torch.device("cpu")
     )
+
+
+def training_autocast(device: torch.device) -> AbstractContextManager[object]:
+    """Mixed precision as the trainer uses it: bf16 autocast on CUDA, plain fp32 elsewhere."""
+    import torch
+
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
 
 
 def default_preset() -> tuple[str, str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 
 import numpy as np
 import torch
@@ -24,9 +24,10 @@ from model.presets import TrainSettings
 from search.data.batches import BatchLoader, val_batches
 from search.data.token_cache import TokenData
 from search.data.tokenizer import TokenizerHandle
-from search.training.compiling import CompileMode, compiled, default_compile_mode, warm_up_widths
+from search.training.compiling import CompileMode, compiled, default_compile_mode
 from search.training.curves import largest_spike
 from search.training.determinism import deterministic_kernels
+from search.training.devices import training_autocast
 from search.training.outcome import Reporter, TrainingFailed, TrainResult
 from search.training.passes import data_passes
 from search.training.run_config import RunConfig
@@ -125,14 +126,14 @@ def _train(
         model = Decoder(cfg)
     model.init_weights(settings.init_std)
     optimizer = make_optimizer(list(model.parameters()), settings, device)
-    autocast: AbstractContextManager[object] = (
-        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
-    )
+    autocast = training_autocast(device)
     with compiled(model, mode, cfg.budget.distinct_widths) as step_fn:
         graphed = cuda_graph and device.type == "cuda"
         train_step = TrainStep(step_fn, optimizer, settings.grad_clip, autocast, graphed)
-        warm_up_s = warm_up_widths(cfg, settings.batch_size, device, autocast) if mode == "static" else 0.0
-        evaluation = _Evaluation(step_fn, data, tokenizer, cfg.context, settings, device, autocast)
+        # Only this run's widths compile here, in the first step (background processes compile the
+        # budget's other widths for later trials: search.trials.background_compiling).
+        compiles = mode != "none"
+        evaluation = _Evaluation(step_fn, data, tokenizer, cfg.context, settings, device, autocast, compiles)
         marks = checkpoint_steps(steps, settings.checkpoints)
         curve = torch.zeros(steps, device=device)
         checked = 0
@@ -140,7 +141,7 @@ def _train(
         first_step_s = 0.0
         bar = tqdm(total=steps, desc="train", unit="step", disable=not progress, leave=False)
         loader = BatchLoader(data.train, cfg.context, settings.batch_size, run.seed, steps, device)
-        setup_s = time.perf_counter() - started - warm_up_s
+        setup_s = time.perf_counter() - started
         train_started = time.perf_counter()
         # On CUDA the loop runs on a side stream of its own: a step can only be captured as a CUDA
         # graph there, and running every step, copy and evaluation on one stream keeps them ordered.
@@ -171,7 +172,7 @@ def _train(
     tokens = steps * run.tokens_per_step
     # The first step carries the compile; the rest run at the steady rate.
     steady_step_s = (train_s - first_step_s) / (steps - 1) if steps > 1 else first_step_s
-    compile_s = warm_up_s + max(0.0, first_step_s - steady_step_s) + train_step.capture_s
+    compile_s = max(0.0, first_step_s - steady_step_s) + train_step.capture_s + evaluation.compile_s
     tokens_per_s = run.tokens_per_step / steady_step_s
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else str(device)
     peak, measured = bf16_tflops(device_name)
@@ -187,7 +188,7 @@ def _train(
         peak_mem_gb=torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
         estimated_mem_gb=estimated / 2**30,
         setup_s=setup_s,
-        first_step_s=setup_s + warm_up_s + first_step_s,
+        first_step_s=setup_s + first_step_s,
         compile_s=compile_s,
         train_s=train_s,
         eval_s=evaluation.seconds,
@@ -202,7 +203,9 @@ def _train(
 
 
 class _Evaluation:
-    """Loss and bits per byte on the fixed validation set, timed."""
+    """Loss and bits per byte on the fixed validation set, timed. A compiled model's evaluation
+    graphs compile in a timed pass over one batch before the first validation (``compile_s``), so
+    that compiling is neither counted as evaluation nor waited for before training starts."""
 
     def __init__(
         self,
@@ -213,8 +216,11 @@ class _Evaluation:
         settings: TrainSettings,
         device: torch.device,
         autocast: AbstractContextManager[object],
+        compiles: bool,
     ) -> None:
         self.model = model
+        self.to_compile = compiles
+        self.compile_s = 0.0
         self.autocast = autocast
         self.device = device
         batches = val_batches(data.val, context, settings.batch_size, settings.val_tokens)
@@ -228,19 +234,27 @@ class _Evaluation:
     def run(self) -> float:
         """Mean validation loss in nats per token; also sets ``last_bpb``."""
         _sync(self.device)  # so pending training work is not timed as evaluation
+        if self.to_compile:
+            self.to_compile = False
+            started = time.perf_counter()
+            self._loss_sum(list({x.shape: (x, y) for x, y in self.batches}.values()))  # one batch a shape
+            self.compile_s = time.perf_counter() - started
         started = time.perf_counter()
-        self.model.eval()
-        total = torch.zeros((), device=self.device)
-        with torch.no_grad(), self.autocast:
-            for inputs, targets in self.batches:
-                total += self.model(inputs, targets).float()
-        self.model.train()
-        loss = total.item() / len(self.batches)
+        loss = self._loss_sum(self.batches) / len(self.batches)
         if not math.isfinite(loss):
             raise TrainingFailed(f"validation loss is {loss}")
         self.last_bpb = loss / math.log(2) * self.tokens_per_byte
         self.seconds += time.perf_counter() - started
         return loss
+
+    def _loss_sum(self, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
+        self.model.eval()
+        total = torch.zeros((), device=self.device)
+        with torch.no_grad(), self.autocast:
+            for inputs, targets in batches:
+                total += self.model(inputs, targets).float()
+        self.model.train()
+        return total.item()
 
 
 def _check_finite(curve: torch.Tensor, start: int, end: int) -> None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import torch
 
     from search.training.compiling import CompileMode
+    from search.trials.background_compiling import WarmUp
 
 
 @dataclass
@@ -49,6 +50,10 @@ class Objective(ABC):
         """What a user should know about the data ``config`` would train on, before it trains."""
         return None
 
+    def background_warm_up(self, config: RunConfig) -> WarmUp | None:
+        """What to compile in the background for trials like ``config`` (None: nothing)."""
+        return None
+
 
 class TrainingObjective(Objective):
     """The built-in objective: train the config, score it by final validation loss."""
@@ -68,6 +73,14 @@ class TrainingObjective(Objective):
     def data_note(self, config: RunConfig) -> str | None:
         """Said when ``config`` trains past the end of its training split."""
         return passes_note(config, len(self.prepared.tokens.train))
+
+    def background_warm_up(self, config: RunConfig) -> WarmUp | None:
+        """Every width ``config``'s budget allows, when the trainer compiles blocks per width."""
+        from search.training.compiling import default_compile_mode
+        from search.trials.background_compiling import background_warm_up
+
+        mode = self.compile_mode or default_compile_mode(self.device, config.model.budget.distinct_widths)
+        return background_warm_up(config, self.device, mode)
 
     def evaluate(self, config: RunConfig, report: Reporter) -> Evaluation:
         data, tokenizer = self.prepared.tokens, self.prepared.tokenizer

@@ -9,6 +9,7 @@ import optuna
 import torch
 
 from search.study.storage import artifact_dir
+from search.trials.background_compiling import compiling_in_background
 from search.trials.objective import make_objective
 from search.trials.plan import SearchPlan, WorkerPlan, open_plan_study, open_worker_plan
 from search.trials.runner import Worker, WorkerResult
@@ -25,12 +26,13 @@ def work(
     """Run worker ``plan`` on ``study`` to the target; ``log`` takes its lines, ``on_trial_done`` is
     called after each trial it finishes, ``step_bars`` shows a bar of each trial's steps."""
     options = plan.options
+    objective = make_objective(options.objective, plan.prepared, progress=step_bars)
     worker = Worker(
         study=study,
         storage=plan.storage,
         settings=plan.settings,
         space=plan.space,
-        objective=make_objective(options.objective, plan.prepared, progress=step_bars),
+        objective=objective,
         target=options.trials,
         deadline=plan.deadline,
         artifacts=artifact_dir(options.storage),
@@ -38,7 +40,8 @@ def work(
         on_trial_done=on_trial_done,
         wandb=options.wandb,
     )
-    return worker.run()
+    with compiling_in_background(objective.background_warm_up(plan.settings.base), log):
+        return worker.run()
 
 
 def work_as_child(sent: WorkerPlan, index: int, threads: int) -> int:

@@ -55,6 +55,7 @@ def test_two_cpu_workers_report_the_study_they_ran(
     assert all(w["first_done_s"] <= w["last_done_s"] < result["wall_s"] for w in result["workers"])
     # A function objective records no compiling.
     assert all(w["first_trial_compile_s"] is None and w["later_compile_s"] is None for w in result["workers"])
+    assert all(w["first_training_s"] is None for w in result["workers"])
     assert result["cold_caches"] is False
 
 
@@ -72,3 +73,4 @@ def test_a_cold_study_gets_empty_compile_caches_and_reports_its_compiling(
     assert result["cold_caches"] is True and result["finished"] == 2
     (worker,) = result["workers"]
     assert worker["first_trial_compile_s"] >= 0 and worker["later_compile_s"] >= 0
+    assert worker["first_start_s"] < worker["first_training_s"] < worker["first_done_s"]

@@ -127,6 +127,15 @@ def test_other_settings_are_refused_and_the_study_is_untouched(study_dir: Path, 
     assert len(load(study_dir).get_trials()) == before
 
 
+def test_a_refused_run_leaves_its_compile_cache_unmade(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    for name in ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR"):
+        monkeypatch.delenv(name, raising=False)  # restored after the test: search.run sets them
+    kernels = tmp_path / "kernels"
+    argv = ["--compile-cache", str(kernels), "--data", str(tmp_path / "missing.jsonl")]
+    assert run_main([*argv, "--storage", str(tmp_path / "studies.db")]) == 2
+    assert not kernels.exists() and not (tmp_path / "studies.db").exists()
+
+
 def test_a_repeated_schedule_is_not_trained_again(study_dir: Path, tiny_args: list[str]):
     study = load(study_dir)
     uniform = study.get_trials()[0]

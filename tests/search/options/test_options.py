@@ -32,6 +32,8 @@ def test_counts_gpus_and_lists_are_parsed() -> None:
     assert read_search_options(None, ["--time-limit", "45m"]).time_limit == 2700.0
     assert read_search_options(None, ["--time-limit", "1.5h"]).time_limit == 5400.0
     assert read_search_options(None, ["--time-limit", "90"]).time_limit == 90.0
+    assert read_search_options(None, ["--compile-cache", "kernels"]).compile_cache == "kernels"
+    assert options.compile_cache is None
     with pytest.raises(ValidationError):
         options.trials = 3  # type: ignore[misc]
 
@@ -48,6 +50,7 @@ BAD_SEARCH_OPTIONS = {
     "--seed -1": "--seed: must be at least 0",
     "--time-limit soon": "--time-limit: 'soon' is not a duration",
     "--time-limit 0m": "--time-limit: '0m' must be a positive, finite duration",
+    "--compile-cache /dev/null": "--compile-cache: '/dev/null' is a file, not a folder",
 }
 
 

@@ -201,3 +201,14 @@ def test_a_run_leaves_no_gpu_memory_behind(tiny_spec, tiny_data):
     for _ in range(2):
         train(run, tiny_data.tokens, tiny_data.tokenizer, cuda)
         assert torch.cuda.memory_allocated(cuda) == before
+
+
+def test_a_compiled_runs_compiling_is_counted_as_compiling_not_as_evaluation(tiny_spec, tiny_data):
+    torch._dynamo.reset()  # so this process compiles the run's graphs (from Inductor's cache at best)
+    run = tiny_run(tiny_spec, tiny_data, tokens=16 * 8 * 64, mults=(4,) * 12, checkpoints=0)
+    first = train(run, tiny_data.tokens, tiny_data.tokenizer, CPU, compile_mode="static")
+    again = train(run, tiny_data.tokens, tiny_data.tokenizer, CPU, compile_mode="static")
+    # The first run compiled its widths in its first step and its evaluation graphs before its only
+    # validation; the second found them compiled.
+    assert first.compile_s > first.eval_s and first.compile_s > 5 * again.compile_s
+    assert first.first_step_s - first.setup_s > again.first_step_s - again.setup_s
