@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import statistics
 from pathlib import Path
 
 import optuna
@@ -87,6 +88,10 @@ def test_moved_baselines_give_their_ranges_and_the_pooled_sd(
     expected_sd = math.sqrt(sum(s**2 / 2 for s in SHIFTS.values()) / len(SHIFTS))
     assert (spread["df"], spread["sd"]) == (3, pytest.approx(expected_sd))
     assert spread["low"] < spread["sd"] < spread["high"]
+    uniform = [t.value for t in load(first).get_trials() if record.baseline(t) == "uniform"]
+    floor = printed["picks"][0]["noise_floor"]
+    assert (floor["baseline"], floor["df"]) == ("uniform", len(uniform) - 1)
+    assert floor["sd"] == pytest.approx(statistics.stdev(uniform))
     assert printed["agreement"]["within_repeat_sd"] == 2  # 0.003 and 0.0: 0.004 is beyond 0.0035
     assert printed["agreement"]["within_band"] == 3  # 1.96 x sqrt(2) x 0.0035 = 0.0097
 
