@@ -94,21 +94,26 @@ def warm_up_widths(
     block and the loss, for training and for evaluation, under the trainer's ``autocast`` and this
     process's deterministic setting), so that Inductor's on-disk cache then holds their kernels.
 
-    One step of such a decoder, called as the trainer calls it, so the graphs are the trainer's by
-    construction, the loss's included. A process that changes ``torch.set_num_threads`` compiles
-    CPU kernels for that thread count: other processes then miss them.
+    For each width, one step of a decoder of one block of that width, called as the trainer calls
+    it, so the graphs are the trainer's by construction, the loss's included. One block at a time
+    holds a twelfth of a trial's activations, so a process doing this beside a trial needs little
+    of its GPU (blocks compile one by one anyway). A process that changes ``torch.set_num_threads``
+    compiles CPU kernels for that thread count: other processes then miss them.
     """
     with torch.device(device):
         model = Decoder(config)
-        model.blocks = torch.nn.ModuleList(Block.of_width(config, width) for width in widths)
         ids = torch.randint(0, config.vocab_size, (batch_size, config.context))
-    with compiled(model, "static", config.budget.distinct_widths) as step_fn:
-        with autocast:
-            loss = step_fn(ids, ids)
-        loss.backward()
-        model.eval()
-        with torch.no_grad(), autocast:
-            step_fn(ids, ids)
+    for width in widths:
+        with torch.device(device):
+            model.blocks = torch.nn.ModuleList([Block.of_width(config, width)])
+        model.train()
+        with compiled(model, "static", config.budget.distinct_widths) as step_fn:
+            with autocast:
+                loss = step_fn(ids, ids)
+            loss.backward()
+            model.eval()
+            with torch.no_grad(), autocast:
+                step_fn(ids, ids)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 

@@ -195,10 +195,7 @@ def _compile_widths(warm_up: WarmUp, widths: tuple[int, ...], threads: int) -> N
     if device.type == "cuda" and device.index is not None:
         torch.cuda.set_device(device)
     with deterministic_kernels(warm_up.deterministic):
-        # One width at a time: a decoder of one block holds a twelfth of a trial's activations, so
-        # the processes beside a trial need little of its GPU (blocks compile one by one anyway).
-        for width in widths:
-            warm_up_widths(warm_up.model, (width,), warm_up.batch_size, device, training_autocast(device))
+        warm_up_widths(warm_up.model, widths, warm_up.batch_size, device, training_autocast(device))
 
 
 def _end_with(parent: BaseProcess) -> None:
