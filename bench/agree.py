@@ -25,9 +25,9 @@ from typing import Any
 
 import optuna
 
+from bench.panel import pooled_spread
 from search.findings.contents import StudyFindings, gather_findings
 from search.study import record
-from search.study.spread import pooled_sd
 from search.study.storage import load_existing_study, open_storage
 
 # The issue's goal for a pick retrained from its export, against the loss the model expected.
@@ -55,11 +55,12 @@ def open_study(text: str) -> optuna.Study:
 
 
 def baseline_runs(findings: StudyFindings) -> dict[str, float]:
-    """Each completed baseline run, repeats left out, as "<baseline> seed <s>": its loss."""
+    """Each completed baseline run (``record.completed`` leaves repeats out), as
+    "<baseline> seed <s>": its loss."""
     return {
         f"{record.baseline(t)} seed {record.seed(t)}": record.value(t)
         for t in record.completed(findings.trials)
-        if record.baseline(t) is not None and record.repeat_of(t) is None
+        if record.baseline(t) is not None
     }
 
 
@@ -80,16 +81,8 @@ def retrained_losses(paths: Sequence[str]) -> dict[str, dict[str, Any]]:
 def noise_floor(findings: StudyFindings) -> dict[str, Any] | None:
     """The study's noise floor (its reference baseline's sd across seeds) with its interval."""
     reference = findings.summary.reference
-    spread = None if reference is None else pooled_sd([list(reference.losses.values())])
-    if reference is None or spread is None:
-        return None
-    return {
-        "baseline": reference.baseline,
-        "sd": spread.sd,
-        "df": spread.df,
-        "low": spread.low,
-        "high": spread.high,
-    }
+    spread = None if reference is None else pooled_spread([list(reference.losses.values())])
+    return None if spread is None else {"baseline": reference.baseline, **spread}
 
 
 def pick_figures(findings: StudyFindings, retrained: dict[str, Any] | None) -> dict[str, Any]:
@@ -132,17 +125,9 @@ def between_studies(runs: Sequence[dict[str, float]], repeat_sd: float | None) -
     difference of two runs."""
     shared = [key for key in runs[0] if all(key in r for r in runs[1:])]
     rows = {key: [r[key] for r in runs] for key in shared}
-    spread = pooled_sd(list(rows.values()))
     figures: dict[str, Any] = {
         "runs": {key: {"losses": losses, "range": max(losses) - min(losses)} for key, losses in rows.items()},
-        "repeat_sd_between_studies": None
-        if spread is None
-        else {
-            "sd": spread.sd,
-            "df": spread.df,
-            "low": spread.low,
-            "high": spread.high,
-        },
+        "repeat_sd_between_studies": pooled_spread(list(rows.values())),
     }
     if repeat_sd is not None:
         band = _BAND_Z * math.sqrt(2) * repeat_sd
