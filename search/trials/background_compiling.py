@@ -85,22 +85,26 @@ class BackgroundCompiling:
         self._log = log
         self._stopping = False
         self._finished = threading.Event()
+        self._watcher: threading.Thread | None = None
         self._release = threading.Lock()
 
     def start(self, processes: int, threads: int) -> None:
         """Start ``processes`` processes of ``threads`` CPU threads, each compiling its share of the
-        widths, and a thread that waits for them."""
+        widths, and the thread that waits for them (also for those started before an error)."""
         context = multiprocessing.get_context("spawn")
         widths = self.warm_up.widths
-        with started_deaf_to_ctrl_c():
-            for index in range(processes):
-                share = widths[index::processes]
-                process = context.Process(
-                    target=_compile_widths, args=(self.warm_up, share, threads), name=f"compile-{index}"
-                )
-                process.start()
-                self.processes.append(process)
-        threading.Thread(target=self._watch, name="background-compiling", daemon=True).start()
+        try:
+            with started_deaf_to_ctrl_c():
+                for index in range(processes):
+                    share = widths[index::processes]
+                    process = context.Process(
+                        target=_compile_widths, args=(self.warm_up, share, threads), name=f"compile-{index}"
+                    )
+                    process.start()
+                    self.processes.append(process)
+        finally:
+            self._watcher = threading.Thread(target=self._watch, name="background-compiling", daemon=True)
+            self._watcher.start()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Whether every process has ended (within ``timeout`` seconds)."""
@@ -112,8 +116,10 @@ class BackgroundCompiling:
         for process in self.processes:
             if process.is_alive():
                 process.terminate()
-        for process in self.processes:
-            process.join()
+        # Only the watcher joins: two threads joining one process race for its exit status, and
+        # the loser's join returns with none (exitcode None).
+        if self._watcher is not None:
+            self._finished.wait()
         self._unlock()
 
     def _watch(self) -> None:
