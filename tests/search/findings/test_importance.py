@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 
 import pytest
 from optuna.distributions import FloatDistribution, IntDistribution
@@ -38,3 +40,10 @@ def test_layer_importances_refuse_too_few_trials_or_a_space_without_layer_parame
     waist = [create_trial(params={"waist": 2.0}, distributions={"waist": FloatDistribution(1, 8)}, value=5.0)]
     with pytest.raises(ValueError, match="no per-layer parameters"):
         layer_importances(waist, n_layers=12)
+
+
+def test_starting_a_study_does_not_import_optuna_importance():
+    """optuna.importance pulls in scikit-learn where installed: seconds before a first trial."""
+    script = "import sys, search.run; print('optuna.importance' in sys.modules)"
+    found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "False"
