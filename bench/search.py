@@ -406,7 +406,7 @@ def quiet_worker() -> None:
 def run_search(spec: RunSpec) -> list[float]:
     """Noise-free regret of the recommendation after each trial, until the stop or a cap."""
     space = make_space(spec.space, Budget())
-    study = optuna.create_study(sampler=make_sampler(spec.sampler, spec.seed))
+    study = optuna.create_study(sampler=make_sampler(spec.sampler, spec.seed, study_seed=0))
     observed: dict[tuple[int | float, ...], float] = {}
     regrets: list[float] = []
     trace: list[float] = []

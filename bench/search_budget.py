@@ -16,6 +16,12 @@ row). After ``CHECKPOINTS`` trials a run recommends a schedule exactly as the pr
 report and ``search.run`` show), from every trial so far, the queued baselines marked as such;
 ``--rule expected-regret`` measures that module's other rule instead, for every sampler.
 
+``--seed-shift`` s gives each of uniform's noise seeds a shift of sd s noise sd's besides its
+noise, as a seed moves every schedule trained at it (on the H200 at 100M tokens uniform's seed sd
+was 0.6 to 3 times the sd of a comparison at one seed). Schedules compete at the study's seed, so
+its own shift is common to all of them and left out. The default, 0, draws the seeds' runs as
+repeats.
+
 With ``--workers`` k, a study keeps k trials asked and not yet told, as k workers do: each
 proposal is made while k - 1 others are pending; such a column is labelled ``sampler xk``.
 
@@ -74,6 +80,7 @@ class BudgetRun:
     checkpoints: tuple[int, ...]
     workers: int = 1
     rule: Rule = "confidence"
+    seed_shift: float = 0.0
 
     @property
     def label(self) -> str:
@@ -95,14 +102,18 @@ def baselines(budget: Budget) -> list[tuple[int, ...]]:
     return [schedule.mults for _, schedule, _ in baseline_runs(SpaceSpec(), CompositionSpace(budget), seed=0)]
 
 
-def observe(problem: Problem, seed: int, mults: tuple[int, ...], copy: int) -> float:
+def observe(problem: Problem, seed: int, mults: tuple[int, ...], copy: int, seed_shift: float = 0.0) -> float:
     """The observed loss of a schedule: its value plus noise drawn once per (seed, schedule, copy);
-    the uniform baseline's copies are trained at different seeds, hence different draws."""
+    the uniform baseline's copy k trains at noise seed k, hence another draw, and for k > 0 that
+    seed's shift, of sd ``seed_shift`` noise sd's, drawn once per (seed, k)."""
     value = float(problem.objective.values(np.array(mults))[0])
     if not problem.noise_sd:
         return value
     rng = np.random.default_rng([seed, copy, *mults])
-    return value + float(rng.normal(0.0, problem.noise_sd))
+    noisy = value + float(rng.normal(0.0, problem.noise_sd))
+    if copy == 0 or not seed_shift:
+        return noisy
+    return noisy + float(np.random.default_rng([seed, copy]).normal(0.0, seed_shift * problem.noise_sd))
 
 
 def run_study(run: BudgetRun) -> StudyResult:
@@ -113,7 +124,7 @@ def run_study(run: BudgetRun) -> StudyResult:
     """
     budget = Budget()
     space = CompositionSpace(budget)
-    study = optuna.create_study(sampler=make_sampler(run.sampler, run.seed))
+    study = optuna.create_study(sampler=make_sampler(run.sampler, run.seed, study_seed=0))
     queued = baseline_runs(SpaceSpec(), space, seed=0)
     for name, schedule, seed in queued:
         enqueue_schedule(study, space, schedule, record.queued_attrs(schedule, seed, baseline=name))
@@ -129,7 +140,7 @@ def run_study(run: BudgetRun) -> StudyResult:
             out.append((trial, space.suggest(trial).mults))
         trial, mults = out.popleft()
         if len(trained) < len(queued):
-            value = observe(run.problem, run.seed, mults, copy=trained.count(mults))
+            value = observe(run.problem, run.seed, mults, trained.count(mults), run.seed_shift)
         elif mults in answers:  # an earlier trial of it was asked first, so is told by now
             repeats, in_a_row = repeats + 1, in_a_row + 1
             earlier, answer = answers[mults]
@@ -314,6 +325,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="comma-separated: a shape (with and without noise) or one problem, e.g. 'ramp +noise'",
     )
     parser.add_argument("--noise", type=float, default=0.03, help="noise sd as a share of the spread")
+    parser.add_argument(
+        "--seed-shift",
+        type=float,
+        default=0.0,
+        help="sd of each noise seed's shift of uniform's runs, in noise sd's (default 0: repeats)",
+    )
     parser.add_argument("--checkpoints", default=",".join(map(str, CHECKPOINTS)), help="trial counts")
     parser.add_argument(
         "--workers",
@@ -346,7 +363,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     chosen = set(args.objectives.split(","))
     problems = [p for p in make_problems(args.noise, Budget()) if chosen & {p.objective.name, p.name}]
     runs = [
-        BudgetRun(problem, sampler, seed, checkpoints, int(workers), args.rule)
+        BudgetRun(problem, sampler, seed, checkpoints, int(workers), args.rule, args.seed_shift)
         for problem in problems
         for sampler in args.samplers.split(",")
         for workers in args.workers.split(",")

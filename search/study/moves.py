@@ -12,6 +12,12 @@ trust region) doubles after ``GROW_AFTER`` improvements in a row and halves afte
 ``SHRINK_AFTER`` failures in a row, as TuRBO's does; it is replayed from the trials each time, so
 workers and resumed studies agree on it.
 
+Losses are compared only at the study's seed, where schedules compete: the reference baseline's
+runs at its noise seeds feed the model (they measure the noise) but never set the loss to beat. A
+seed shifts every schedule trained at it, and only that baseline trains at the noise seeds, so a
+lucky one would be a bar no sampled trial has to clear (README, "Losses are compared at the
+study's seed").
+
 Several workers: trials asked but not yet told (running, or queued with their parameters) are
 never proposed again, and the model counts them as told the loss it predicts for them (the
 kriging believer, Optuna's constant liar with the model's own lie). That leaves the expected
@@ -53,7 +59,9 @@ class MoveSampler(optuna.samplers.BaseSampler):
     layer at once (``sample_independent``, which the composition space asks up front).
     """
 
-    def __init__(self, seed: int | None = None) -> None:
+    def __init__(self, study_seed: int, seed: int | None = None) -> None:
+        """``study_seed``: the seed the study's schedules train at; ``seed``: this sampler's own."""
+        self._study_seed = study_seed
         self._rng = np.random.default_rng(seed)
         self._first = optuna.samplers.RandomSampler(seed=seed)
 
@@ -75,7 +83,8 @@ class MoveSampler(optuna.samplers.BaseSampler):
         if not search_space:
             return {}
         grid = Grid.of(search_space)
-        history = History.read(study.get_trials(deepcopy=False), list(search_space), grid, trial.number)
+        trials = study.get_trials(deepcopy=False)
+        history = History.read(trials, list(search_space), grid, trial.number, self._study_seed)
         fit = history.model()
         start = history.incumbent(fit)
         if start is None:
@@ -116,20 +125,24 @@ class MoveSampler(optuna.samplers.BaseSampler):
 @dataclass(frozen=True)
 class History:
     """What a study holds for the sampler, in width units: schedules measured and their losses (a
-    repeat reuses an earlier trial's loss: not a measurement), every finished trial's (loss, queued)
-    in trial order (a pruned one's loss infinite), schedules pending (asked, not told), and every
-    schedule tried."""
+    repeat reuses an earlier trial's loss: not a measurement), which of those trained at the
+    study's seed, every finished trial's (loss, queued) at that seed in trial order (a pruned one's
+    loss infinite), schedules pending (asked, not told), and every schedule tried."""
 
     units: np.ndarray
     values: np.ndarray
+    competing: np.ndarray
     outcomes: list[tuple[float, bool]]
     pending: list[tuple[int, ...]]
     tried: set[tuple[int, ...]]
 
     @classmethod
-    def read(cls, trials: Sequence[FrozenTrial], names: list[str], grid: Grid, asking: int) -> History:
-        """The history of ``trials`` over the layer parameters ``names``, for trial ``asking``."""
-        measured: list[tuple[tuple[int, ...], float]] = []
+    def read(
+        cls, trials: Sequence[FrozenTrial], names: list[str], grid: Grid, asking: int, study_seed: int
+    ) -> History:
+        """The history of ``trials`` over the layer parameters ``names``, for trial ``asking``;
+        schedules compete at ``study_seed`` (a sampled trial not yet given a seed trains at it)."""
+        measured: list[tuple[tuple[int, ...], float, bool]] = []
         outcomes: list[tuple[float, bool]] = []
         pending: list[tuple[int, ...]] = []
         tried: set[tuple[int, ...]] = set()
@@ -142,18 +155,21 @@ class History:
                 continue
             row = grid.units(params, names)
             tried.add(row)
+            competing = record.seed(trial, study_seed) == study_seed
             if trial.state == TrialState.COMPLETE and trial.value is not None and math.isfinite(trial.value):
                 # A repeat reuses its earlier trial's loss: no second measurement of the noise.
                 if record.repeat_of(trial) is None:
-                    measured.append((row, trial.value))
-                outcomes.append((trial.value, queued))
-            elif trial.state == TrialState.PRUNED:
+                    measured.append((row, trial.value, competing))
+                if competing:
+                    outcomes.append((trial.value, queued))
+            elif trial.state == TrialState.PRUNED and competing:
                 outcomes.append((math.inf, queued))
             elif trial.state in (TrialState.RUNNING, TrialState.WAITING):
                 pending.append(row)
-        units = np.array([row for row, _ in measured], dtype=np.int64).reshape(-1, len(names))
-        values = np.array([value for _, value in measured], dtype=float)
-        return cls(units=units, values=values, outcomes=outcomes, pending=pending, tried=tried)
+        units = np.array([row for row, _, _ in measured], dtype=np.int64).reshape(-1, len(names))
+        values = np.array([value for _, value, _ in measured], dtype=float)
+        competing = np.array([at for _, _, at in measured], dtype=bool)
+        return cls(units, values, competing, outcomes, pending, tried)
 
     def model(self) -> ModelFit | None:
         """The Gaussian process's settings; None before two distinct schedules are measured."""
@@ -180,9 +196,10 @@ class History:
         return expected_improvement(mean, sd, float(self._ranked(fit).min()))
 
     def _ranked(self, fit: ModelFit | None) -> np.ndarray:
-        """What the measured schedules are ranked by: posterior means with a trusted model, else losses."""
+        """What the measured schedules are ranked by: posterior means with a trusted model, else
+        losses at the study's seed (the others' ranked last; every loss before one is in)."""
         if fit is None or len(self.values) < MIN_TRIALS:
-            return self.values
+            return np.where(self.competing, self.values, np.inf) if self.competing.any() else self.values
         return predict(self.units, self.values, fit, self.units)[0]
 
 

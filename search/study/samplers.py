@@ -49,15 +49,17 @@ def searches(sampler: str, space: str) -> bool:
     return sampler != "moves" or space == "composition"
 
 
-def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
-    """A seeded sampler; moves is :class:`search.study.moves.MoveSampler`; TPE models all layers
+def make_sampler(name: str, seed: int, study_seed: int) -> optuna.samplers.BaseSampler:
+    """A sampler seeded with ``seed`` for a study whose schedules compete at ``study_seed``
+    (the moves sampler compares losses there only); moves is
+    :class:`search.study.moves.MoveSampler`; TPE models all layers
     jointly (multivariate), its good set a quarter of the trials (:func:`good_trials`).
 
     The runner checks that model-based samplers keep every parameter in their joint model
     (see :func:`independent_params`), so none falls back to independent sampling silently.
     """
     if name == "moves":
-        return MoveSampler(seed=seed)
+        return MoveSampler(study_seed, seed=seed)
     if name == "tpe":
         with warnings.catch_warnings():
             # Optuna 4.9 deprecated ``gamma``, to be removed in 6.0 (hence optuna<6 in pyproject):

@@ -235,8 +235,8 @@ def open_plan_study(plan: SearchPlan, worker_index: int) -> tuple[optuna.Study, 
     # Workers, and later runs of the same study, must not replay one random stream.
     digest = hashlib.sha256(f"{options.seed}/{worker_index}/{seen}".encode()).digest()
     assert options.sampler is not None  # make_plan chose it
-    sampler = make_sampler(options.sampler, int.from_bytes(digest[:4], "little"))
     base = plan.settings.base
+    sampler = make_sampler(options.sampler, int.from_bytes(digest[:4], "little"), base.seed)
     marks = checkpoint_steps(base.steps, base.train.checkpoints)
     pruner = make_pruner(options.pruner, marks[0] * base.tokens_per_step, marks[-1] * base.tokens_per_step)
     study, settings, created = open_study(

@@ -64,7 +64,7 @@ def created(monkeypatch) -> list[optuna.Study]:
 
 
 def test_repeats_do_not_count_and_a_stuck_run_keeps_its_last_recommendation(monkeypatch, created):
-    monkeypatch.setattr(search_budget, "make_sampler", lambda name, seed: Repeating(seed=seed))
+    monkeypatch.setattr(search_budget, "make_sampler", lambda name, seed, study_seed: Repeating(seed=seed))
     problem = PROBLEMS["near-uniform"]
     result = run_study(BudgetRun(problem, "random", 0, (4, 50)))
     assert result.regrets[50] == result.regrets[4] == pytest.approx(baseline_regret(problem))
@@ -93,6 +93,22 @@ def test_observations_are_noisy_once_per_seed_schedule_and_copy():
     assert observe(noisy, 0, uniform, 0) == observe(noisy, 0, uniform, 0)
     assert observe(noisy, 0, uniform, 0) != observe(noisy, 0, uniform, 1)
     assert observe(noisy, 0, uniform, 0) != observe(noisy, 1, uniform, 0)
+
+
+def test_a_noise_seed_shifts_every_schedule_trained_at_it_alike_and_the_study_seed_none():
+    noisy, clean = PROBLEMS["ramp +noise"], PROBLEMS["ramp"]
+    uniform, other = (4,) * 12, (5,) + (4,) * 10 + (3,)
+
+    def shift(mults: tuple[int, ...], copy: int, run_seed: int = 3) -> float:
+        return observe(noisy, run_seed, mults, copy, 2.0) - observe(noisy, run_seed, mults, copy)
+
+    assert shift(uniform, 0) == shift(other, 0) == 0.0
+    assert shift(uniform, 1) == pytest.approx(shift(other, 1)) and shift(uniform, 1) != 0.0
+    assert shift(uniform, 2) != pytest.approx(shift(uniform, 1))
+    assert shift(uniform, 1, run_seed=4) != pytest.approx(shift(uniform, 1))
+    draws = [shift(uniform, 1, run_seed) / noisy.noise_sd for run_seed in range(400)]
+    assert np.std(draws) == pytest.approx(2.0, rel=0.15)
+    assert observe(clean, 3, uniform, 1, 2.0) == observe(clean, 3, uniform, 1)
 
 
 def test_the_recommendation_is_the_products_pick_with_the_baselines_marked():

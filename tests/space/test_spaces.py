@@ -146,7 +146,7 @@ def test_joint_proposals_are_recorded_as_the_schedule_they_give(sampler, budget)
     from search.study.samplers import make_sampler
 
     space = CompositionSpace(budget)
-    study = optuna.create_study(sampler=make_sampler(sampler, 0))
+    study = optuna.create_study(sampler=make_sampler(sampler, 0, study_seed=0))
     fitted_first = 0
     for number in range(14 if sampler != "gp" else 12):
         trial = study.ask()
@@ -171,7 +171,7 @@ def test_draws_made_one_at_a_time_are_fitted_before_they_are_recorded(sampler, b
     from search.study.samplers import make_sampler
 
     space = CompositionSpace(budget)
-    study = optuna.create_study(sampler=make_sampler(sampler, 1))
+    study = optuna.create_study(sampler=make_sampler(sampler, 1, study_seed=0))
     for _ in range(6):
         trial = study.ask()
         schedule = space.suggest(trial)
@@ -201,7 +201,7 @@ def test_queued_schedules_keep_their_parameters_in_the_joint_phase(tmp_path):
         optuna.storages.journal.JournalFileBackend(str(tmp_path / "studies.db"))
     )
     space = CompositionSpace(Budget())
-    study = optuna.create_study(storage=storage, sampler=make_sampler("tpe", 0))
+    study = optuna.create_study(storage=storage, sampler=make_sampler("tpe", 0, study_seed=0))
     hand = Schedule(budget=Budget(), mults=HAND)
     for _ in range(12):
         trial = study.ask()

@@ -37,15 +37,17 @@ def loss(mults: tuple[int | float, ...]) -> float:
     return float((np.cumsum(np.array(mults) - TARGET)[[0, 3, 7]] ** 2).sum())
 
 
-def queue(study: optuna.Study, space: CompositionSpace, mults: tuple[int | float, ...]) -> None:
+def queue(
+    study: optuna.Study, space: CompositionSpace, mults: tuple[int | float, ...], seed: int = 0
+) -> None:
     """Queue ``mults`` as search.run queues a schedule: its parameters and its record."""
     schedule = Schedule(budget=space.budget, mults=mults)
-    enqueue_schedule(study, space, schedule, record.queued_attrs(schedule, seed=0))
+    enqueue_schedule(study, space, schedule, record.queued_attrs(schedule, seed=seed))
 
 
 def study_with_baselines(seed: int = 0, space: CompositionSpace = SPACE) -> optuna.Study:
     """A study whose queued baselines (uniform, hand-found) are trained and told, as search.run starts."""
-    study = optuna.create_study(sampler=MoveSampler(seed=seed))
+    study = optuna.create_study(sampler=MoveSampler(0, seed=seed))
     for mults in (UNIFORM, HAND_FOUND):
         queue(study, space, mults)
     for _ in range(2):
@@ -94,7 +96,7 @@ def test_a_pending_schedule_is_not_proposed_again():
     busy = study_with_baselines(seed=5)
     queue(busy, SPACE, first)
     SPACE.suggest(busy.ask())
-    busy.sampler = MoveSampler(seed=5)
+    busy.sampler = MoveSampler(0, seed=5)
     assert SPACE.suggest(busy.ask()).mults != first
 
 
@@ -104,10 +106,10 @@ def test_pending_schedules_count_at_the_models_prediction_which_lowers_their_imp
         trial = study.ask()
         study.tell(trial, loss(SPACE.suggest(trial).mults))
     names = [layer_param_name(i) for i in range(12)]
-    told = History.read(study.get_trials(deepcopy=False), names, WHOLE, asking=-1)
+    told = History.read(study.get_trials(deepcopy=False), names, WHOLE, asking=-1, study_seed=0)
     best = tuple(int(u) for u in told.units[int(np.argmin(told.values))])
     near = neighbours(np.array(best), 1, 1, 16, 0, np.random.default_rng(0))
-    pending = History(told.units, told.values, told.outcomes, [tuple(near[0])], told.tried)
+    pending = History(told.units, told.values, told.competing, told.outcomes, [tuple(near[0])], told.tried)
     fit = told.model()
     assert fit is not None
     without, with_lie = told.improvement(fit, near), pending.improvement(fit, near)
@@ -123,7 +125,7 @@ def test_queued_trials_not_yet_run_are_pending_with_their_parameters():
     study = study_with_baselines()
     queue(study, SPACE, tuple(TARGET))
     names = [layer_param_name(i) for i in range(12)]
-    history = History.read(study.get_trials(deepcopy=False), names, WHOLE, asking=-1)
+    history = History.read(study.get_trials(deepcopy=False), names, WHOLE, asking=-1, study_seed=0)
     assert history.pending == [tuple(TARGET)] and tuple(TARGET) in history.tried
     assert [queued for _, queued in history.outcomes] == [True, True]
 
@@ -136,8 +138,34 @@ def test_a_repeat_is_a_finished_trial_but_not_a_second_measurement():
     trial.set_user_attr(record.REPEAT_OF, 0)
     study.tell(trial, loss(SPACE.suggest(trial).mults))
     names = [layer_param_name(i) for i in range(12)]
-    history = History.read(study.get_trials(deepcopy=False), names, WHOLE, asking=-1)
+    history = History.read(study.get_trials(deepcopy=False), names, WHOLE, asking=-1, study_seed=0)
     assert len(history.values) == 2 and len(history.outcomes) == 3
+
+
+def test_losses_at_a_noise_seed_feed_the_model_but_are_never_the_loss_to_beat():
+    """Uniform at a lucky noise seed (1) is no better schedule than at the study's seed (0): the
+    incumbent is the lowest loss at seed 0, and a sampled trial below it there is a success."""
+    study = optuna.create_study(sampler=MoveSampler(0, seed=0))
+    for mults, seed in ((UNIFORM, 0), (UNIFORM, 1), (HAND_FOUND, 0)):
+        queue(study, SPACE, mults, seed)
+    for told in (5.0, 3.0, 4.0):  # uniform at seed 1 is lowest
+        trial = study.ask()
+        SPACE.suggest(trial)
+        study.tell(trial, told)
+    names = [layer_param_name(i) for i in range(12)]
+    history = History.read(study.get_trials(deepcopy=False), names, WHOLE, asking=-1, study_seed=0)
+    assert len(history.values) == 3 and history.competing.tolist() == [True, False, True]
+    assert history.outcomes == [(5.0, True), (4.0, True)]
+    assert tuple(history.incumbent(history.model())) == HAND_FOUND
+    proposed = study.ask()
+    assert moved_units(SPACE.suggest(proposed).mults, HAND_FOUND) <= START_RADIUS
+    # every layer of a noise seed's run is known, so the sampler never proposes uniform again
+    assert UNIFORM in history.tried
+    # the study's seed decides: the same trials read at seed 1 compare uniform's 3.0 alone
+    at_one = History.read(
+        study.get_trials(deepcopy=False), names, WHOLE, asking=proposed.number, study_seed=1
+    )
+    assert at_one.outcomes == [(3.0, True)] and tuple(at_one.incumbent(at_one.model())) == UNIFORM
 
 
 def test_trust_radius_grows_on_successes_and_shrinks_on_failures():
@@ -174,7 +202,7 @@ def test_quarter_steps_move_a_quarter_at_a_time():
 
 
 def test_a_study_without_baselines_starts_from_a_random_schedule_then_moves_from_it():
-    study = optuna.create_study(sampler=make_sampler("moves", 0))
+    study = optuna.create_study(sampler=make_sampler("moves", 0, study_seed=0))
     first = SPACE.suggest(study.ask()).mults
     study.tell(study.trials[0].number, loss(first))
     second_trial = study.ask()
@@ -185,7 +213,7 @@ def test_a_study_without_baselines_starts_from_a_random_schedule_then_moves_from
 
 def test_other_spaces_are_refused_by_name():
     space = HourglassSpace(BUDGET)
-    study = optuna.create_study(sampler=MoveSampler(seed=0))
+    study = optuna.create_study(sampler=MoveSampler(0, seed=0))
     trial = study.ask()
     space.suggest(trial)
     study.tell(trial, 1.0)
@@ -196,7 +224,7 @@ def test_other_spaces_are_refused_by_name():
 def test_every_schedule_near_the_best_tried_widens_the_region_then_says_so(caplog):
     # A budget of 3 layers, each 1..2, sum 5: only three schedules exist.
     space = CompositionSpace(Budget(n_layers=3, total=5, min_mult=1, max_mult=2))
-    study = optuna.create_study(sampler=MoveSampler(seed=0))
+    study = optuna.create_study(sampler=MoveSampler(0, seed=0))
     queue(study, space, (2, 2, 1))
     trial = study.ask()
     study.tell(trial, loss_small(space.suggest(trial).mults))

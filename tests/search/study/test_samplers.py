@@ -25,7 +25,7 @@ def test_good_set_is_a_quarter_of_the_trials_at_most_fifty():
 def test_tpe_is_built_with_the_broader_good_set_a_liar_and_the_seed(monkeypatch: pytest.MonkeyPatch):
     # Optuna keeps gamma private: what make_sampler hands the real sampler is the public trace of it.
     monkeypatch.setattr(optuna.samplers, "TPESampler", RecordingTPESampler)
-    sampler = make_sampler("tpe", 7)
+    sampler = make_sampler("tpe", 7, study_seed=0)
     assert isinstance(sampler, RecordingTPESampler)
     gamma = sampler.arguments["gamma"]
     assert [gamma(n) for n in (1, 4, 5, 40, 199, 200, 1000)] == [1, 1, 2, 10, 50, 50, 50]
@@ -36,7 +36,7 @@ def test_tpe_is_built_with_the_broader_good_set_a_liar_and_the_seed(monkeypatch:
 def test_tpe_models_all_parameters_jointly(directions: list[str]):
     # Optuna is multivariate by default for one objective only: the multi-objective case tells an
     # explicit multivariate=True from the default.
-    study = optuna.create_study(directions=directions, sampler=make_sampler("tpe", 0))
+    study = optuna.create_study(directions=directions, sampler=make_sampler("tpe", 0, study_seed=0))
     space = {"a": IntDistribution(1, 16), "b": FloatDistribution(0.0, 1.0), "c": IntDistribution(1, 16)}
     for value in range(3):
         study.tell(study.ask(space), [float(value)] * len(directions))
@@ -47,7 +47,7 @@ def test_tpe_models_all_parameters_jointly(directions: list[str]):
 def test_every_sampler_builds_without_warnings_users_cannot_act_on():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        samplers = [make_sampler(name, 0) for name in SAMPLERS]
+        samplers = [make_sampler(name, 0, study_seed=0) for name in SAMPLERS]
     assert [w for w in caught if issubclass(w.category, FutureWarning)] == []
     assert isinstance(samplers[0], MoveSampler)
     assert isinstance(samplers[1], optuna.samplers.TPESampler)
@@ -55,7 +55,7 @@ def test_every_sampler_builds_without_warnings_users_cannot_act_on():
 
 def test_unknown_sampler_is_refused_by_name():
     with pytest.raises(ValueError, match="unknown sampler 'anneal'"):
-        make_sampler("anneal", 0)
+        make_sampler("anneal", 0, study_seed=0)
 
 
 def test_the_default_sampler_moves_width_on_the_composition_space_and_is_tpe_elsewhere():
