@@ -10,7 +10,10 @@ one; the goal is within 0.5%. For each baseline run (a baseline at a seed, train
 study), it prints each study's loss, and pools those runs into the repeat sd between studies with
 its 95% interval: every such run is one config at one seed trained once per study. ``--repeat-sd``
 (``bench.noise``'s) adds how many runs agree within it, and within the 95% band of a difference of
-two runs (1.96 x sqrt(2) x sd). Prints the tables, then one JSON object.
+two runs (1.96 x sqrt(2) x sd). A retrained pick that is no baseline is also set against every run
+of the reference baseline at the study's seed (each study's, and a retrained pick that is that
+baseline), with a 95% t interval from the repeat sd between studies: a same-seed difference, so it
+leaves out how the gap moves with the seed. Prints the tables, then one JSON object.
 """
 
 from __future__ import annotations
@@ -119,6 +122,30 @@ def pick_figures(findings: StudyFindings, retrained: dict[str, Any] | None) -> d
     return figures
 
 
+def against_reference(
+    found: Sequence[StudyFindings], picks: Sequence[dict[str, Any]], spread: dict[str, Any] | None
+) -> dict[str, dict[str, Any]]:
+    """By study: its retrained pick (no baseline) less the mean of every run of its reference
+    baseline at its seed, with a 95% interval from ``spread`` (the repeat sd between studies)."""
+    from scipy.stats import t as student  # here: scipy is slow to import and --help needs none of it
+
+    compared: dict[str, dict[str, Any]] = {}
+    for findings, pick in zip(found, picks, strict=True):
+        reference = findings.summary.reference
+        if reference is None or "retrained" not in pick or pick["baseline"] is not None:
+            continue
+        key = f"{reference.baseline} seed {findings.seed}"
+        runs = [r[key] for r in map(baseline_runs, found) if key in r]
+        runs += [p["retrained"] for p in picks if "retrained" in p and p["baseline"] == reference.baseline]
+        difference = pick["retrained"] - sum(runs) / len(runs)
+        figures: dict[str, Any] = {"reference": key, "runs": len(runs), "difference": difference}
+        if spread is not None:
+            half = student.ppf(0.975, spread["df"]) * spread["sd"] * math.sqrt(1 + 1 / len(runs))
+            figures |= {"low": difference - half, "high": difference + half, "df": spread["df"]}
+        compared[findings.name] = figures
+    return compared
+
+
 def between_studies(runs: Sequence[dict[str, float]], repeat_sd: float | None) -> dict[str, Any]:
     """The baseline runs every study trained, their losses and spread, pooled into the repeat sd
     between studies; with ``repeat_sd``, how many runs agree within it and within the band of a
@@ -141,7 +168,9 @@ def between_studies(runs: Sequence[dict[str, float]], repeat_sd: float | None) -
     return figures
 
 
-def tables(picks: Sequence[dict[str, Any]], agreement: dict[str, Any]) -> str:
+def tables(
+    picks: Sequence[dict[str, Any]], agreement: dict[str, Any], compared: dict[str, dict[str, Any]]
+) -> str:
     """The picks and the baseline runs as two markdown tables, and the pooled spread."""
     names = [p["study"] for p in picks]
     lines = ["| | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(names)]
@@ -150,6 +179,9 @@ def tables(picks: Sequence[dict[str, Any]], agreement: dict[str, Any]) -> str:
     lines.append("| model's pick | " + " | ".join(_pick_cell(p) for p in picks) + " |")
     lines.append("| its loss in the study / expected | " + " | ".join(_loss_cell(p) for p in picks) + " |")
     lines.append("| retrained (against expected) | " + " | ".join(_retrained_cell(p) for p in picks) + " |")
+    if compared:
+        cells = [_compared_cell(compared.get(p["study"])) for p in picks]
+        lines.append("| retrained against the reference at the seed [95%] | " + " | ".join(cells) + " |")
     lines += [
         "",
         "| baseline run | " + " | ".join(names) + " | range |",
@@ -174,6 +206,13 @@ def tables(picks: Sequence[dict[str, Any]], agreement: dict[str, Any]) -> str:
             f"{agreement['band']:.4f}: {agreement['within_band']} of {count}"
         )
     return "\n".join(lines)
+
+
+def _compared_cell(c: dict[str, Any] | None) -> str:
+    if c is None:
+        return "–"
+    interval = f" [{c['low']:+.4f}, {c['high']:+.4f}]" if "low" in c else ""
+    return f"{c['difference']:+.4f}{interval} ({c['reference']}, {c['runs']} runs)"
 
 
 def _floor_cell(p: dict[str, Any]) -> str:
@@ -225,8 +264,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     agreement = between_studies([baseline_runs(f) for f in found], args.repeat_sd)
-    print(tables(picks, agreement))
-    print(json.dumps({"picks": picks, "agreement": agreement}))
+    compared = against_reference(found, picks, agreement["repeat_sd_between_studies"])
+    print(tables(picks, agreement, compared))
+    print(json.dumps({"picks": picks, "agreement": agreement, "against_reference": compared}))
     return 0
 
 

@@ -11,8 +11,10 @@ from pathlib import Path
 import optuna
 import pytest
 
+from bench.agree import against_reference, baseline_runs
 from bench.agree import main as agree_main
 from search.best import main as best_main
+from search.findings.contents import gather_findings
 from search.study import record
 from search.study.storage import open_storage
 from tests.search.test_best import add_trials
@@ -132,3 +134,30 @@ def test_refusals_name_the_problem(first: Path, tmp_path: Path, capsys: pytest.C
     not_results.write_text(json.dumps({"val_loss": 3.0}))
     assert agree_main([str(first), f"{second}::second", "--retrained", str(not_results)]) == 2
     assert f"{not_results}: not the results of search.train" in capsys.readouterr().err
+
+
+def test_a_retrained_pick_is_set_against_every_run_of_the_reference_at_its_seed(
+    first: Path, tmp_path: Path
+) -> None:
+    """Study A's pick (no baseline) against uniform at seed 0 in both studies and B's retrained
+    pick, which is uniform: three runs of one config at one seed."""
+    second = shifted_copy(first, tmp_path / "second.db", "second")
+    copied = optuna.load_study(study_name="second", storage=open_storage(str(second)))
+    found = [gather_findings(load(first)), gather_findings(copied)]
+    picks = [
+        {"study": STUDY, "baseline": None, "retrained": 4.0},
+        {"study": "second", "baseline": "uniform", "retrained": 5.0},
+    ]
+    uniform = baseline_runs(found[0])["uniform seed 0"]
+    runs = [uniform, uniform + SHIFTS["uniform seed 0"], 5.0]
+    compared = against_reference(found, picks, {"sd": 0.002, "df": 3})
+    assert set(compared) == {STUDY}
+    figures = compared[STUDY]
+    assert (figures["reference"], figures["runs"], figures["df"]) == ("uniform seed 0", 3, 3)
+    assert figures["difference"] == pytest.approx(4.0 - statistics.mean(runs))
+    half = 3.182446 * 0.002 * math.sqrt(1 + 1 / 3)  # t(0.975, 3 df)
+    assert figures["high"] - figures["difference"] == pytest.approx(half, rel=1e-5)
+    assert figures["difference"] - figures["low"] == pytest.approx(half, rel=1e-5)
+    # without the spread, the difference alone; a pick that is a baseline is not compared
+    assert "low" not in against_reference(found, picks, None)[STUDY]
+    assert against_reference(found, [picks[1], picks[1] | {"study": "second"}], None) == {}
