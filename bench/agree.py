@@ -123,10 +123,14 @@ def pick_figures(findings: StudyFindings, retrained: dict[str, Any] | None) -> d
 
 
 def against_reference(
-    found: Sequence[StudyFindings], picks: Sequence[dict[str, Any]], spread: dict[str, Any] | None
+    found: Sequence[StudyFindings],
+    runs_by_study: Sequence[dict[str, float]],
+    picks: Sequence[dict[str, Any]],
+    spread: dict[str, Any] | None,
 ) -> dict[str, dict[str, Any]]:
     """By study: its retrained pick (no baseline) less the mean of every run of its reference
-    baseline at its seed, with a 95% interval from ``spread`` (the repeat sd between studies)."""
+    baseline at its seed (``runs_by_study``: each study's :func:`baseline_runs`), with a 95%
+    interval from ``spread`` (the repeat sd between studies)."""
     from scipy.stats import t as student  # here: scipy is slow to import and --help needs none of it
 
     compared: dict[str, dict[str, Any]] = {}
@@ -135,7 +139,7 @@ def against_reference(
         if reference is None or "retrained" not in pick or pick["baseline"] is not None:
             continue
         key = f"{reference.baseline} seed {findings.seed}"
-        runs = [r[key] for r in map(baseline_runs, found) if key in r]
+        runs = [r[key] for r in runs_by_study if key in r]
         runs += [p["retrained"] for p in picks if "retrained" in p and p["baseline"] == reference.baseline]
         difference = pick["retrained"] - sum(runs) / len(runs)
         figures: dict[str, Any] = {"reference": key, "runs": len(runs), "difference": difference}
@@ -263,8 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    agreement = between_studies([baseline_runs(f) for f in found], args.repeat_sd)
-    compared = against_reference(found, picks, agreement["repeat_sd_between_studies"])
+    runs_by_study = [baseline_runs(f) for f in found]
+    agreement = between_studies(runs_by_study, args.repeat_sd)
+    compared = against_reference(found, runs_by_study, picks, agreement["repeat_sd_between_studies"])
     print(tables(picks, agreement, compared))
     print(json.dumps({"picks": picks, "agreement": agreement, "against_reference": compared}))
     return 0

@@ -148,9 +148,10 @@ def test_a_retrained_pick_is_set_against_every_run_of_the_reference_at_its_seed(
         {"study": STUDY, "baseline": None, "retrained": 4.0},
         {"study": "second", "baseline": "uniform", "retrained": 5.0},
     ]
-    uniform = baseline_runs(found[0])["uniform seed 0"]
+    runs_by_study = [baseline_runs(f) for f in found]
+    uniform = runs_by_study[0]["uniform seed 0"]
     runs = [uniform, uniform + SHIFTS["uniform seed 0"], 5.0]
-    compared = against_reference(found, picks, {"sd": 0.002, "df": 3})
+    compared = against_reference(found, runs_by_study, picks, {"sd": 0.002, "df": 3})
     assert set(compared) == {STUDY}
     figures = compared[STUDY]
     assert (figures["reference"], figures["runs"], figures["df"]) == ("uniform seed 0", 3, 3)
@@ -159,5 +160,5 @@ def test_a_retrained_pick_is_set_against_every_run_of_the_reference_at_its_seed(
     assert figures["high"] - figures["difference"] == pytest.approx(half, rel=1e-5)
     assert figures["difference"] - figures["low"] == pytest.approx(half, rel=1e-5)
     # without the spread, the difference alone; a pick that is a baseline is not compared
-    assert "low" not in against_reference(found, picks, None)[STUDY]
-    assert against_reference(found, [picks[1], picks[1] | {"study": "second"}], None) == {}
+    assert "low" not in against_reference(found, runs_by_study, picks, None)[STUDY]
+    assert against_reference(found, runs_by_study, [picks[1], picks[1] | {"study": "second"}], None) == {}
