@@ -6,7 +6,7 @@
 #   in part 3), training-loss curves kept for the spikes beyond the panel.
 # Recipe fit: peak lr 1.4e-3 and 2.8e-3 (2e-3 over and under by sqrt 2) on uniform and wide-first,
 #   2.8e-3 on wide-last and 4e-3 on uniform, 30% warm-up, seed 0, to compare with the default's
-#   runs at the same seed. Part 4 (not yet run): 2.8e-3 and 4e-3 beat 2e-3, and 4e-3 is the grid's
+#   runs at the same seed. Part 4 (run 2026-11-30): 2.8e-3 and 4e-3 beat 2e-3, and 4e-3 is the grid's
 #   top, so 4e-3 and 5.6e-3 on the extremes, 5.6e-3 on uniform, and 2.8e-3 on ramp (100M's best
 #   schedule), to find the top of the rate curve and whether the schedules' order moves with it.
 # Each part is two commands, so that one killed at the call's limit leaves the other's report.

@@ -167,8 +167,8 @@ def _train(
     bar.close()
     _sync(device)
     loop_s = time.perf_counter() - train_started
-    # Capturing the step's graph is a one-time cost, like compiling: not a step.
-    train_s = loop_s - evaluation.seconds - train_step.capture_s
+    # Capturing the step's graph and compiling the evaluation graphs are one-time costs: not steps.
+    train_s = loop_s - evaluation.seconds - evaluation.compile_s - train_step.capture_s
     tokens = steps * run.tokens_per_step
     # The first step carries the compile; the rest run at the steady rate.
     steady_step_s = (train_s - first_step_s) / (steps - 1) if steps > 1 else first_step_s
