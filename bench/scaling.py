@@ -8,6 +8,8 @@ then prints one JSON object:
   and the wait for the last worker included;
 - ``steady_trials_per_hour``: each worker's finished trials after its first one, over the time
   from its first finished trial to its last, summed over workers (what a long study converges to);
+- ``exit_after_last_trial_s``: from the last trial's end to the command's exit (waiting workers
+  noticing, the closing report, the processes' ends);
 - ``study_efficiency``: the finished trials' pure training time (tokens at the steady rate, no
   start-up, compiling or evaluation) over GPUs x ``wall_s``: the share of the GPUs' time that
   trained (null for an objective that records no tokens);
@@ -137,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         trials = optuna.load_study(study_name=STUDY, storage=open_storage(storage)).get_trials(deepcopy=False)
     finished = sum(t.state == TrialState.COMPLETE for t in trials)
     workers = worker_figures(trials, launched)
+    last_done = [float(w["last_done_s"]) for w in workers if w["finished"]]
     devices = len(args.gpus.split(",")) if args.gpus else args.workers or len(workers)
     efficiency = study_efficiency(trials, devices, wall_s)
     result = {
@@ -148,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         "devices": devices,
         "cold_caches": args.cold,
         "study_efficiency": None if efficiency is None else round(efficiency, 3),
+        "exit_after_last_trial_s": round(wall_s - max(last_done), 2) if last_done else None,
         "workers": workers,
     }
     print(json.dumps(result))

@@ -31,6 +31,7 @@ from search.findings.text import to_text
 from search.options.study_options import read_confirm_options
 from search.study.storage import load_existing_study
 from search.trials.confirming import confirm
+from search.trials.exiting import skip_final_collection
 from search.trials.objective import confirmable_objective, study_objective
 from search.trials.signals import stop_on_sigterm
 from space.errors import describe
@@ -39,6 +40,7 @@ from space.errors import describe
 def main(argv: list[str] | None = None) -> int:
     """Parse, plan against the study, train what is missing, store and print the result."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    skip_final_collection()
     stop_on_sigterm()
     try:
         options = read_confirm_options(__doc__, argv)

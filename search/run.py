@@ -12,6 +12,7 @@ from search.findings.text import to_text
 from search.options.search_options import read_search_options
 from search.study.storage import artifact_dir, is_url
 from search.training.compile_cache import use_compile_cache
+from search.trials.exiting import skip_final_collection
 from search.trials.plan import budget_notes, kept_recipe_note, make_plan, open_plan_study, pruner_note
 from search.trials.signals import stop_on_sigterm
 from search.trials.spawning import early_children
@@ -21,6 +22,7 @@ from space.errors import describe
 def main(argv: list[str] | None = None) -> int:
     """Check every option, create or resume the study, run the workers, report the best."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    skip_final_collection()
     stop_on_sigterm()
     try:
         options = read_search_options(__doc__, argv)

@@ -19,11 +19,13 @@ from search.training.devices import training_device
 from search.training.outcome import TrainingFailed
 from search.training.results import claim_results_path, default_results_path, write_results
 from search.training.run_config import RunConfig
+from search.trials.exiting import skip_final_collection
 from space.errors import describe
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse, prepare data, train, write results; exit 2 on bad input, 1 on a failed run."""
+    skip_final_collection()
     try:
         options = read_train_options(__doc__, argv)
         resolved = resolve_run(options)

@@ -16,6 +16,7 @@ from multiprocessing.process import BaseProcess
 
 from search.options.search_options import SearchOptions
 from search.training.devices import children_see_only, driver_gpu_count
+from search.trials.exiting import skip_final_collection
 from search.trials.plan import SearchPlan, WorkerPlan, chosen_gpus, worker_count
 from search.trials.signals import deferred_interrupts, hear_ctrl_c, started_deaf_to_ctrl_c
 
@@ -133,6 +134,7 @@ def _child(receiver: Connection, index: int, threads: int) -> None:
     ignored as the process started, is noted from here on: raised once the plan is here, it stops
     this worker before its first trial.
     """
+    skip_final_collection()
     try:
         with deferred_interrupts():
             hear_ctrl_c()

@@ -53,6 +53,8 @@ def test_two_cpu_workers_report_the_study_they_ran(
     first, second = result["workers"]
     assert 0 <= first["first_start_s"] <= second["first_start_s"] < result["wall_s"]
     assert all(w["first_done_s"] <= w["last_done_s"] < result["wall_s"] for w in result["workers"])
+    last_done_s = max(w["last_done_s"] for w in result["workers"])
+    assert result["exit_after_last_trial_s"] == pytest.approx(result["wall_s"] - last_done_s, abs=0.01)
     # A function objective records no compiling.
     assert all(w["first_trial_compile_s"] is None and w["later_compile_s"] is None for w in result["workers"])
     assert all(w["first_training_s"] is None for w in result["workers"])
