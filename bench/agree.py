@@ -31,7 +31,7 @@ import optuna
 from bench.panel import pooled_spread
 from search.findings.contents import StudyFindings, gather_findings
 from search.study import record
-from search.study.storage import load_existing_study, open_storage
+from search.study.storage import load_existing_study
 
 # The issue's goal for a pick retrained from its export, against the loss the model expected.
 MAX_RETRAIN_GAP = 0.005
@@ -47,13 +47,6 @@ def study_source(text: str) -> tuple[str, str | None]:
 def open_study(text: str) -> optuna.Study:
     """The study ``text`` names; its storage's only study when no name is given."""
     storage, name = study_source(text)
-    if name is None:
-        names = optuna.get_all_study_names(open_storage(storage))
-        if len(names) != 1:
-            raise ValueError(
-                f"{storage} holds {len(names)} studies ({', '.join(names)}): name one as {storage}::NAME"
-            )
-        name = names[0]
     return load_existing_study(storage, name)
 
 

@@ -51,19 +51,25 @@ from search.study.storage import open_storage
 STUDY = "scaling"
 
 
-def worker_figures(trials: list[FrozenTrial], launched: datetime) -> list[dict[str, Any]]:
-    """Per worker (host and pid), sorted by first start: its finished trials and when it started
-    and finished them, in seconds after ``launched``."""
+def trials_by_worker(trials: list[FrozenTrial]) -> dict[tuple[str, int], list[FrozenTrial]]:
+    """The started trials of each worker (host and pid), each worker's in the order they started."""
     by_worker: dict[tuple[str, int], list[FrozenTrial]] = defaultdict(list)
     for trial in trials:
         attrs = trial.system_attrs
         if "hourglass_pid" in attrs and trial.datetime_start is not None:
             by_worker[(attrs["hourglass_host"], attrs["hourglass_pid"])].append(trial)
+    for own in by_worker.values():
+        own.sort(key=lambda t: t.datetime_start)  # type: ignore[arg-type, return-value]
+    return dict(by_worker)
+
+
+def worker_figures(trials: list[FrozenTrial], launched: datetime) -> list[dict[str, Any]]:
+    """Per worker (host and pid), sorted by first start: its finished trials and when it started
+    and finished them, in seconds after ``launched``."""
     rows: list[dict[str, Any]] = []
-    for (host, pid), own in by_worker.items():
-        finished = [t for t in own if t.state == TrialState.COMPLETE]
+    for (host, pid), in_order in trials_by_worker(trials).items():
+        finished = [t for t in in_order if t.state == TrialState.COMPLETE]
         done = sorted(t.datetime_complete for t in finished if t.datetime_complete is not None)
-        in_order = sorted(own, key=lambda t: t.datetime_start)  # type: ignore[arg-type, return-value]
         compiling = [t.user_attrs.get(record.COMPILE_S) for t in in_order]
         known = [c for c in compiling if c is not None]
         first_start_s = (in_order[0].datetime_start - launched).total_seconds()  # type: ignore[operator]

@@ -102,13 +102,20 @@ def check_study_name(name: str) -> str:
     return name
 
 
-def load_existing_study(storage: str, name: str) -> optuna.Study:
-    """The study ``name`` in an existing storage; ValueError for a bad name, a storage file that
-    does not exist (it is not created), or an unknown study (the error lists the known ones)."""
-    check_study_name(name)
+def load_existing_study(storage: str, name: str | None) -> optuna.Study:
+    """The study ``name`` in an existing storage, or its only study when ``name`` is None;
+    ValueError for a bad name, a storage file that does not exist (it is not created), an unknown
+    study or, without a name, a storage that holds other than one (the errors list the studies)."""
+    if name is not None:
+        check_study_name(name)
     if not is_url(storage) and not Path(storage).is_file():
         raise ValueError(f"storage {storage} does not exist")
     opened = open_storage(storage)
+    if name is None:
+        names = optuna.get_all_study_names(opened)
+        if len(names) != 1:
+            raise ValueError(f"{storage} holds {len(names)} studies ({', '.join(names)}): name one")
+        name = names[0]
     try:
         return optuna.load_study(study_name=name, storage=opened)
     except KeyError:

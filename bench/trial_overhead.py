@@ -1,0 +1,88 @@
+"""What a study's trials spent besides training: ``python -m bench.trial_overhead STORAGE [--study NAME]``
+
+For each worker's finished trials after its first (the first carries the process's start-up), the
+trial's cycle runs from the end of the worker's previous finished trial to its own end: asking
+the sampler, setting up, compiling, training, evaluating and storing. Its pure training time is its
+tokens at its steady rate (``search.study.record.training_seconds``). Printed: a row per trial,
+then as JSON the pooled overhead share, 1 - pure / cycle over all those trials, and
+``overhead_share_at_most``, the same with each trial's compiling taken out of its training time:
+trials trained before 2026-11-30 (fifteenth session) also counted the compiling of their
+evaluation graphs as training, so for them the truth lies between the two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from typing import Any
+
+from optuna.trial import FrozenTrial, TrialState
+
+from bench.scaling import trials_by_worker
+from search.study import record
+from search.study.storage import load_existing_study
+
+
+def later_trial_cycles(trials: list[FrozenTrial]) -> list[dict[str, Any]]:
+    """Each worker's finished trials after its first: cycle, pure training and compiling seconds."""
+    rows: list[dict[str, Any]] = []
+    for own in trials_by_worker(trials).values():
+        finished = [t for t in own if t.state == TrialState.COMPLETE and t.datetime_complete is not None]
+        for previous, trial in itertools.pairwise(finished):
+            pure_s = record.training_seconds(trial)
+            if pure_s is None:
+                continue
+            cycle_s = (trial.datetime_complete - previous.datetime_complete).total_seconds()  # type: ignore[operator]
+            compile_s = float(trial.user_attrs.get(record.COMPILE_S) or 0.0)
+            rows.append({"trial": trial.number, "cycle_s": cycle_s, "pure_s": pure_s, "compile_s": compile_s})
+    return sorted(rows, key=lambda row: row["trial"])
+
+
+def pooled(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The overhead share over all rows, and its bound for trials that counted compiling twice."""
+    cycle = sum(r["cycle_s"] for r in rows)
+    pure = sum(r["pure_s"] for r in rows)
+    compiling = sum(r["compile_s"] for r in rows)
+    return {
+        "trials": len(rows),
+        "cycle_s": round(cycle, 2),
+        "pure_training_s": round(pure, 2),
+        "overhead_share": round(1 - pure / cycle, 4),
+        "overhead_share_at_most": round(1 - (pure - compiling) / cycle, 4),
+        "median_cycle_s": round(sorted(r["cycle_s"] for r in rows)[len(rows) // 2], 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Read the study, print a row per later trial and the pooled figures as JSON."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.trial_overhead", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("storage", help="the study's storage (a journal file or a database URL)")
+    parser.add_argument("--study", help="the study's name (default: the storage's only study)")
+    args = parser.parse_args(argv)
+    try:
+        study = load_existing_study(args.storage, args.study)
+    except ValueError as e:
+        parser.error(str(e))
+    name = study.study_name
+    trials = study.get_trials(deepcopy=False)
+    rows = later_trial_cycles(trials)
+    if not rows:
+        parser.error(
+            f"study '{name}' has no finished trial after a worker's first that recorded its training"
+        )
+    print("trial  cycle s  training s  compiling s  overhead")
+    for r in rows:
+        share = 1 - r["pure_s"] / r["cycle_s"]
+        print(
+            f"{r['trial']:5d}  {r['cycle_s']:7.2f}  {r['pure_s']:10.2f}  {r['compile_s']:11.2f}  {share:8.2%}"
+        )
+    print(json.dumps({"study": name, **pooled(rows)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
