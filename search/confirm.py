@@ -33,7 +33,7 @@ from search.study.storage import load_existing_study
 from search.trials.confirming import confirm
 from search.trials.exiting import skip_final_collection
 from search.trials.objective import confirmable_objective, study_objective
-from search.trials.signals import stop_on_sigterm
+from search.trials.signals import ignore_interrupts_from_now, stop_on_sigterm
 from space.errors import describe
 
 
@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         confirmation = confirm(study, plan, objective, print)
     except KeyboardInterrupt:
+        ignore_interrupts_from_now()
         print("interrupted: finished runs are stored; run the same command to continue", file=sys.stderr)
         return 130
     print()

@@ -14,7 +14,7 @@ from search.study.storage import artifact_dir, is_url
 from search.training.compile_cache import use_compile_cache
 from search.trials.exiting import skip_final_collection
 from search.trials.plan import budget_notes, kept_recipe_note, make_plan, open_plan_study, pruner_note
-from search.trials.signals import stop_on_sigterm
+from search.trials.signals import ignore_interrupts_from_now, stop_on_sigterm
 from search.trials.spawning import early_children
 from space.errors import describe
 
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             result = run_workers(plan, study, children)
         except KeyboardInterrupt:
+            ignore_interrupts_from_now()
             print("interrupted: no trial is left running; run the same command to continue", file=sys.stderr)
             return 130
     print(result.reason)

@@ -50,6 +50,15 @@ def deferred_interrupts() -> Iterator[None]:
         _raise_now.pop()
 
 
+def ignore_interrupts_from_now() -> None:
+    """In a process already stopping on an interrupt: ignore any later Ctrl-C or SIGTERM, so none
+    cuts the stop short. Ignored, not noted: Python gives a handled signal back its default action
+    as the interpreter ends, and a Ctrl-C then killed the process instead of letting it exit with
+    its code."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 @contextmanager
 def interruptible() -> Iterator[None]:
     """Within the block an interrupt raises at once; one noted before raises on entering it."""

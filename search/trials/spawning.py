@@ -18,7 +18,12 @@ from search.options.search_options import SearchOptions
 from search.training.devices import children_see_only, driver_gpu_count
 from search.trials.exiting import skip_final_collection
 from search.trials.plan import SearchPlan, WorkerPlan, chosen_gpus, worker_count
-from search.trials.signals import deferred_interrupts, hear_ctrl_c, started_deaf_to_ctrl_c
+from search.trials.signals import (
+    deferred_interrupts,
+    hear_ctrl_c,
+    ignore_interrupts_from_now,
+    started_deaf_to_ctrl_c,
+)
 
 
 @dataclass
@@ -146,6 +151,7 @@ def _child(receiver: Connection, index: int, threads: int) -> None:
             return  # the parent ended without sending a plan: there is nothing to do
         code = work_as_child(sent, index, threads)
     except KeyboardInterrupt:
+        ignore_interrupts_from_now()
         sys.exit(130)
     sys.exit(code)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -49,3 +51,20 @@ def test_training_inside_deferred_bookkeeping_stays_interruptible() -> None:
         os.kill(os.getpid(), signal.SIGINT)  # back in bookkeeping: noted
         with pytest.raises(KeyboardInterrupt), interruptible():  # raised on entering training
             pytest.fail("training must not start with an interrupt pending")
+
+
+def test_a_process_stopping_on_an_interrupt_ignores_the_next_even_in_a_training_section() -> None:
+    # In a process of its own: from the call on, the process never raises on an interrupt again.
+    program = """
+import os, signal
+from search.trials.signals import interruptible, ignore_interrupts_from_now, stop_on_sigterm
+stop_on_sigterm()
+ignore_interrupts_from_now()
+with interruptible():
+    os.kill(os.getpid(), signal.SIGINT)
+    os.kill(os.getpid(), signal.SIGTERM)
+print("stopped on my own terms")
+raise SystemExit(130)
+"""
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "stopped on my own terms\n", "")
