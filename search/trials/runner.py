@@ -47,7 +47,7 @@ MAX_ERRORS_IN_A_ROW = 3
 FIGURES_EVERY = 10
 # A worker whose last slots are held by others checks this often: the study is done the moment
 # they finish, and waiting a whole heartbeat kept a 2-GPU run alive 10 s past its last trial.
-WAIT_FOR_OTHERS_S = min(1.0, HEARTBEAT_S)
+WAIT_FOR_OTHERS_S = min(0.25, HEARTBEAT_S)
 # How long a trial waits for earlier trials still drawing their schedule before it decides whether
 # it repeats one of them: drawing takes well under a second; a worker that died meanwhile must not
 # hold the others up for good.
