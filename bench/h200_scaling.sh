@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A study as fast as its GPUs (#19) on a 2-GPU H200, in calls of under ten minutes, from the project
 # root:
-#   CORPUS=.corpus OUT=$OUT bash bench/h200_scaling.sh cold|cold2|one|two
+#   CORPUS=.corpus OUT=$OUT bash bench/h200_scaling.sh cold|cold2|one|two|startup
 # cold: a fresh study with empty compile caches (--compile-cache into an emptied folder), 6 trials
 #       on GPU 0 at 20M tokens (part 2): when the first trial is training (first_training_s, goal
 #       <= 15 s) and what it and the later trials compile (later_compile_s, goal <= 10 s), with
@@ -14,6 +14,8 @@
 #       On a fresh machine it first runs a 4-trial study at 4M tokens, so that the background
 #       warm-up has filled the default caches, as on a machine that has run a study before.
 # two:  the same on GPUs 0 and 1 (parts 1 and 4: trials per hour against one, each worker's start).
+# startup (not yet run): where each worker's time goes before its first trial on GPUs 0 and 1 (part 4: the
+#       spawned worker started 4.4 s after worker 0 in `two`), phases and the real command.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/h200_data.sh"
 OUT=${OUT:-runs/h200}
@@ -45,8 +47,12 @@ one)
 two)
     scaling scaling-2gpu --gpus 0,1 --trials 20
     ;;
+startup)
+    python3 -m bench.startup --workers 2 --preset small --tokens 2M --e2e "${DATA[@]}" \
+        > "$OUT/startup-2gpu.log" 2>&1
+    ;;
 *)
-    echo "usage: bash bench/h200_scaling.sh cold|cold2|one|two" >&2
+    echo "usage: bash bench/h200_scaling.sh cold|cold2|one|two|startup" >&2
     exit 2
     ;;
 esac
