@@ -47,6 +47,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from search.study import record
 from search.study.storage import open_storage
+from search.trials.liveness import worker_of
 
 STUDY = "scaling"
 
@@ -55,9 +56,9 @@ def trials_by_worker(trials: list[FrozenTrial]) -> dict[tuple[str, int], list[Fr
     """The started trials of each worker (host and pid), each worker's in the order they started."""
     by_worker: dict[tuple[str, int], list[FrozenTrial]] = defaultdict(list)
     for trial in trials:
-        attrs = trial.system_attrs
-        if "hourglass_pid" in attrs and trial.datetime_start is not None:
-            by_worker[(attrs["hourglass_host"], attrs["hourglass_pid"])].append(trial)
+        worker = worker_of(trial)
+        if worker is not None and trial.datetime_start is not None:
+            by_worker[worker].append(trial)
     for own in by_worker.values():
         own.sort(key=lambda t: t.datetime_start)  # type: ignore[arg-type, return-value]
     return dict(by_worker)

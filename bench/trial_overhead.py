@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import statistics
 import sys
 from typing import Any
 
@@ -51,7 +52,7 @@ def pooled(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "pure_training_s": round(pure, 2),
         "overhead_share": round(1 - pure / cycle, 4),
         "overhead_share_at_most": round(1 - (pure - compiling) / cycle, 4),
-        "median_cycle_s": round(sorted(r["cycle_s"] for r in rows)[len(rows) // 2], 2),
+        "median_cycle_s": round(statistics.median(r["cycle_s"] for r in rows), 2),
     }
 
 

@@ -59,6 +59,12 @@ class WorkerIdentity:
         storage.set_trial_system_attr(trial_id, _PID, self.pid)
 
 
+def worker_of(trial: FrozenTrial) -> tuple[str, int] | None:
+    """The host and pid of the worker that registered on ``trial``; None if none did."""
+    attrs = trial.system_attrs
+    return (attrs[_HOST], attrs[_PID]) if _PID in attrs else None
+
+
 def dead_reason(trial: FrozenTrial, me: WorkerIdentity, now: float | None = None) -> str | None:
     """Why a RUNNING trial's worker is dead, or None while it may be alive."""
     now = time.time() if now is None else now

@@ -23,7 +23,7 @@ def test_a_studys_later_trials_cycle_and_training_are_reported_with_the_pooled_s
     assert 0 < result["overhead_share"] <= result["overhead_share_at_most"] < 1
 
 
-def test_a_storage_without_the_named_study_is_refused_with_the_names_it_has(
+def test_a_storage_that_does_not_exist_is_refused_and_not_created(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     storage = tmp_path / "studies.db"
