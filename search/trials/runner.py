@@ -21,9 +21,7 @@ from optuna.artifacts import FileSystemArtifactStore
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from search.findings.dashboard import save_dashboard_figures
 from search.findings.formatting import mults_text
-from search.findings.note import update_study_note
 from search.study import record
 from search.study.opening import enqueue_schedule
 from search.study.samplers import independent_params
@@ -34,7 +32,8 @@ from search.training.run_config import RunConfig
 from search.trials.liveness import HEARTBEAT_S, Heartbeat, WorkerIdentity, dead_reason
 from search.trials.objective import Objective
 from search.trials.signals import deferred_interrupts, interruptible, raise_if_interrupted
-from search.trials.storing import store_evaluation
+from search.trials.storing import TrialPictures, store_evaluation
+from search.trials.upkeep import DashboardUpkeep
 from space.schedule import Schedule
 from space.spaces import SearchSpace
 
@@ -42,9 +41,6 @@ from space.spaces import SearchSpace
 MAX_REPEATS_IN_A_ROW = 100
 # Stop when trials keep failing with errors: the objective or the setup is broken.
 MAX_ERRORS_IN_A_ROW = 3
-# The dashboard's figures of every trial are rewritten this often (and when a run ends): they
-# grow with the study, and writing them after every trial would fill the journal.
-FIGURES_EVERY = 10
 # A worker whose last slots are held by others checks this often: the study is done the moment
 # they finish, and waiting a whole heartbeat kept a 2-GPU run alive 10 s past its last trial.
 WAIT_FOR_OTHERS_S = min(0.25, HEARTBEAT_S)
@@ -119,19 +115,26 @@ class Worker:
         self.objective = objective
         self.target = target
         self.deadline = deadline
-        self.artifacts = FileSystemArtifactStore(str(artifacts)) if artifacts else None
+        self.pictures = TrialPictures(FileSystemArtifactStore(str(artifacts))) if artifacts else None
         if artifacts:
             artifacts.mkdir(parents=True, exist_ok=True)
         self.log = log
         self.on_trial_done = on_trial_done
         self.wandb_group = study.study_name if wandb else None
         self.me = WorkerIdentity.current()
+        self.upkeep = DashboardUpkeep(study, settings.base.tokens_per_step)
 
     def run(self) -> WorkerResult:
         """The loop; returns when the target is reached, or the search cannot go on. Interrupts
         raise only in training or at the top of the loop, never inside a write to the study."""
-        with deferred_interrupts():
-            return self._loop()
+        try:
+            with deferred_interrupts():
+                return self._loop()
+        finally:
+            with deferred_interrupts():  # a second Ctrl-C must not cut a write to the study short
+                self.upkeep.close(self.log)
+            if self.pictures is not None:
+                self.pictures.close()
 
     def _loop(self) -> WorkerResult:
         trained = repeats = errors = 0
@@ -218,6 +221,7 @@ class Worker:
         repeated = self._repeated(trial.number, record.trial_key(schedule, config.seed))
         if repeated is not None:
             return self._record_repeat(trial, repeated)
+        pictures = self.pictures.start(trial.number, config) if self.pictures is not None else None
         try:
             with interruptible():
                 evaluation = self.objective.evaluate(config, self._reporter(trial))
@@ -232,7 +236,7 @@ class Worker:
             raise
         except Exception as e:
             return self._fail_with_error(trial, e, started)
-        store_evaluation(trial, config, evaluation, self.artifacts, self.wandb_group)
+        store_evaluation(trial, config, evaluation, pictures, self.wandb_group)
         value = evaluation.value
         return self._finish(trial, TrialState.COMPLETE, "complete", "", started=started, value=value)
 
@@ -311,9 +315,7 @@ class Worker:
             self.log(f"trial {trial.number} was marked failed by another worker that judged this one dead")
             return outcome
         self.log(self._line(trial, outcome, reason, value))
-        update_study_note(self.study)
-        if trial.number % FIGURES_EVERY == 0:
-            save_dashboard_figures(self.study, self.settings.base.tokens_per_step)
+        self.upkeep.after(trial.number)
         return outcome
 
     def _line(self, trial: optuna.Trial, outcome: str, reason: str, value: float | None) -> str:
