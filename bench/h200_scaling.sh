@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A study as fast as its GPUs (#19) on a 2-GPU H200, in calls of under ten minutes, from the project
 # root:
-#   CORPUS=.corpus OUT=$OUT bash bench/h200_scaling.sh cold|cold2|one|two|startup
+#   CORPUS=.corpus OUT=$OUT bash bench/h200_scaling.sh cold|cold2|one|two|startup|probe|imports
 # cold: a fresh study with empty compile caches (--compile-cache into an emptied folder), 6 trials
 #       on GPU 0 at 20M tokens (part 2): when the first trial is training (first_training_s, goal
 #       <= 15 s) and what it and the later trials compile (later_compile_s, goal <= 10 s), with
@@ -14,8 +14,14 @@
 #       On a fresh machine it first runs a 4-trial study at 4M tokens, so that the background
 #       warm-up has filled the default caches, as on a machine that has run a study before.
 # two:  the same on GPUs 0 and 1 (parts 1 and 4: trials per hour against one, each worker's start).
-# startup (not yet run): where each worker's time goes before its first trial on GPUs 0 and 1 (part 4: the
+# startup: where each worker's time goes before its first trial on GPUs 0 and 1 (part 4: the
 #       spawned worker started 4.4 s after worker 0 in `two`), phases and the real command.
+# probe: startup, then a warm worker's trials split into setup, compiling, steps, evaluation and
+#       the rest (bench.overhead, 4 trials at 20M, part 3), then the trainer against the reference
+#       decoder for small and base (bench.trainer, part 5).
+# imports: what a worker's imports cost on the host (python -X importtime), alone and with a second
+#       process importing the same at once, as a spawned worker does beside worker 0 (part 4).
+# The studies of one and two are kept in $OUT (journal and pictures) for bench.trial_overhead.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/h200_data.sh"
 OUT=${OUT:-runs/h200}
@@ -25,7 +31,7 @@ STUDY=(--preset small --pruner none --tokens 20M "${DATA[@]}")
 scaling() {  # output name, bench.scaling options...
     local name=$1
     shift
-    python3 -m bench.scaling "$@" -- "${STUDY[@]}" > "$OUT/$name.log" 2>&1
+    python3 -m bench.scaling --storage "$OUT/$name.db" "$@" -- "${STUDY[@]}" > "$OUT/$name.log" 2>&1
     tail -1 "$OUT/$name.log" > "$OUT/$name.json"
 }
 case "${1:-}" in
@@ -51,8 +57,21 @@ startup)
     python3 -m bench.startup --workers 2 --preset small --tokens 2M --e2e "${DATA[@]}" \
         > "$OUT/startup-2gpu.log" 2>&1
     ;;
+imports)
+    WORKER="import search.run, search.trials.working"
+    python3 -X importtime -c "$WORKER" 2> "$OUT/importtime-alone.txt"
+    python3 -X importtime -c "$WORKER" 2> "$OUT/importtime-pair-1.txt" &
+    python3 -X importtime -c "$WORKER" 2> "$OUT/importtime-pair-2.txt"
+    wait
+    ;;
+probe)
+    bash "${BASH_SOURCE[0]}" startup
+    python3 -m bench.overhead --preset small --trials 4 --tokens 20M "${DATA[@]}" > "$OUT/overhead.log" 2>&1
+    python3 -m bench.trainer --presets small base "${DATA[@]}" --reference "$CORPUS/reference_decoder.py" \
+        > "$OUT/trainer.log" 2>&1
+    ;;
 *)
-    echo "usage: bash bench/h200_scaling.sh cold|cold2|one|two|startup" >&2
+    echo "usage: bash bench/h200_scaling.sh cold|cold2|one|two|startup|probe|imports" >&2
     exit 2
     ;;
 esac
