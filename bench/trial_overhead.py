@@ -4,7 +4,8 @@ For each worker's finished trials after its first (the first carries the process
 trial's cycle runs from the end of the worker's previous finished trial to its own end: asking
 the sampler, setting up, compiling, training, evaluating and storing. Its pure training time is its
 tokens at its steady rate (``search.study.record.training_seconds``). Printed: a row per trial,
-then as JSON the pooled overhead share, 1 - pure / cycle over all those trials, and
+then as JSON the pooled overhead share, 1 - pure / cycle over all those trials, the mean seconds a
+trial spent training, compiling, setting up, evaluating and on the rest, and
 ``overhead_share_at_most``, the same with each trial's compiling taken out of its training time:
 trials trained before 2026-11-30 (fifteenth session) also counted the compiling of their
 evaluation graphs as training, so for them the truth lies between the two.
@@ -17,6 +18,7 @@ import itertools
 import json
 import statistics
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
@@ -36,8 +38,17 @@ def later_trial_cycles(trials: list[FrozenTrial]) -> list[dict[str, Any]]:
             if pure_s is None:
                 continue
             cycle_s = (trial.datetime_complete - previous.datetime_complete).total_seconds()  # type: ignore[operator]
-            compile_s = float(trial.user_attrs.get(record.COMPILE_S) or 0.0)
-            rows.append({"trial": trial.number, "cycle_s": cycle_s, "pure_s": pure_s, "compile_s": compile_s})
+            attrs = trial.user_attrs
+            rows.append(
+                {
+                    "trial": trial.number,
+                    "cycle_s": cycle_s,
+                    "pure_s": pure_s,
+                    "compile_s": float(attrs.get(record.COMPILE_S) or 0.0),
+                    "setup_s": float(attrs.get(record.SETUP_S) or 0.0),
+                    "eval_s": float(attrs.get(record.EVAL_S) or 0.0),
+                }
+            )
     return sorted(rows, key=lambda row: row["trial"])
 
 
@@ -53,7 +64,21 @@ def pooled(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "overhead_share": round(1 - pure / cycle, 4),
         "overhead_share_at_most": round(1 - (pure - compiling) / cycle, 4),
         "median_cycle_s": round(statistics.median(r["cycle_s"] for r in rows), 2),
+        "mean_s": {
+            "training": _mean(rows, lambda r: r["pure_s"]),
+            "compiling": _mean(rows, lambda r: r["compile_s"]),
+            "setting_up": _mean(rows, lambda r: r["setup_s"]),
+            "evaluating": _mean(rows, lambda r: r["eval_s"]),
+            # Asking the sampler, storing the results, and anything not timed by the run.
+            "the_rest": _mean(
+                rows, lambda r: r["cycle_s"] - r["pure_s"] - r["compile_s"] - r["setup_s"] - r["eval_s"]
+            ),
+        },
     }
+
+
+def _mean(rows: list[dict[str, Any]], part: Callable[[dict[str, Any]], float]) -> float:
+    return round(statistics.fmean(part(r) for r in rows), 3)
 
 
 def main(argv: list[str] | None = None) -> int:

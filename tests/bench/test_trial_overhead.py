@@ -21,6 +21,11 @@ def test_a_studys_later_trials_cycle_and_training_are_reported_with_the_pooled_s
     assert result["study"] == scaling.STUDY and result["trials"] == 2 and len(lines) == 4
     assert 0 < result["pure_training_s"] < result["cycle_s"]
     assert 0 < result["overhead_share"] <= result["overhead_share_at_most"] < 1
+    # The mean trial's parts add up to its mean cycle, training first.
+    parts = result["mean_s"]
+    assert parts["training"] == pytest.approx(result["pure_training_s"] / 2, abs=5e-3)
+    assert sum(parts.values()) == pytest.approx(result["cycle_s"] / 2, abs=1e-2)
+    assert parts["setting_up"] > 0 and parts["evaluating"] > 0
 
 
 def test_a_storage_that_does_not_exist_is_refused_and_not_created(
