@@ -1,8 +1,9 @@
 """How noisy is one trial? ``python -m bench.noise --preset small --data ... --val-data ...``
 
 Trains a fixed panel of six schedules spread over the space (``bench.panel``; ``--schedules``
-chooses others) with the preset's recipe and the kernels a study uses: each ``--repeats`` times
-at the study seed (0) and once at each further seed up to ``--seeds``. For
+chooses others) with the preset's recipe (or a candidate's ``--lr`` and ``--warmup``, measured
+before it becomes the default) and the kernels a study uses: each ``--repeats`` times at the
+study seed (0) and once at each further seed up to ``--seeds``. For
 ``--variant-schedules`` it also repeats at seed 0 with the project's three ops replaced by their
 tensor-code twins and with flash attention instead of cuDNN's, so that noise can be told apart
 from a kernel's. Runs are spread over ``--gpus``.
@@ -257,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
         help="schedules run with each variant",
     )
     add("--variant-repeats", type=int, default=2, help="runs per variant and schedule (default 2)")
+    add("--lr", type=float, help="peak learning rate (default: the preset's)")
+    add("--warmup", type=float, help="warm-up share of the steps (default: the preset's)")
     add_merge_option(parser)
     args = parser.parse_args(argv)
     if args.merge:
@@ -268,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         if unknown := set(args.variant_schedules) - set(schedules):
             parser.error(f"--variant-schedules {' '.join(sorted(unknown))}: not among --schedules")
         base, prepared = panel_base(args, args.tokens)
+        recipe = {"lr": args.lr, "warmup_frac": args.warmup}
+        base = base.variant(**{k: v for k, v in recipe.items() if v is not None})
         jobs = panel_jobs(
             base, schedules, args.repeats, args.seeds, args.variant_schedules, args.variant_repeats
         )

@@ -100,10 +100,11 @@ PRESETS: dict[str, Preset] = {
     ),
     # 1.25e-3: within 0.5% of each panel schedule's best learning rate, paired over seeds (bench.recipe).
     "base": _preset("d_model 768, 12 heads, ctx 1024", Shape(768, 12), _gpu_recipe(1.25e-3, 0.3)),
+    # 1e-3 with 30% warm-up: the best rate of bench.recipe's sweep on every schedule it swept.
     "baka": _preset(
         "the hand experiment's shape: d_model 1024, 4 heads, context 512, parallel residual",
         Shape(d_model=1024, n_heads=4, context=512, residual="parallel"),
-        _gpu_recipe(1e-3, batch_size=64),
+        _gpu_recipe(1e-3, 0.3, batch_size=64),
     ),
 }
 

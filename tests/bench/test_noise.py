@@ -86,6 +86,18 @@ def test_the_noise_panel_takes_chosen_schedules_by_name_or_multipliers(data_args
     assert len(report["runs"]) == 4 and report["pooled"]["seed_sd"] is None
 
 
+def test_the_noise_panel_measures_a_candidate_recipe_in_place_of_the_presets(data_args, capsys) -> None:
+    argv = [*data_args, "--schedules", "uniform", "--repeats", "1", "--seeds", "1", "--variant-schedules"]
+    assert noise.main([*argv, "--lr", "3e-3", "--warmup", "0.25"]) == 0
+    candidate = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert noise.main(argv) == 0
+    preset = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (candidate["recipe"]["lr"], candidate["recipe"]["warmup_frac"]) == (3e-3, 0.25)
+    assert candidate["recipe"]["lr"] != preset["recipe"]["lr"]
+    # A different recipe trains differently: the loss is the candidate's, not the preset's.
+    assert candidate["schedules"]["uniform"]["mean"] != preset["schedules"]["uniform"]["mean"]
+
+
 def test_variant_schedules_outside_the_chosen_ones_are_refused(data_args, capsys) -> None:
     with pytest.raises(SystemExit):
         noise.main([*data_args, "--schedules", "ramp", "--variant-schedules", "uniform"])
