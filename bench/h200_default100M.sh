@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Beat the baselines within the user's 50 trials (#16 part 5) at `small`'s default of 100M tokens:
+# a 50-trial study with every default (the moves sampler, the median pruner) on both GPUs of a 2-GPU
+# H200, then `search.confirm` of its pick at 4 fresh seeds. About 50 x 110 s of training over two
+# GPUs and 10 confirmation runs on one, so it takes several calls of under ten minutes, from the
+# project root:
+#   CORPUS=.corpus STATE=runs/default100M OUT=$OUT bash bench/h200_default100M.sh
+# Each call continues the study for --time-limit (no trial is cut off); the call that completes it,
+# and every later one, continues the confirmation until its time is up (a confirmation stores each
+# run as it finishes and continues where it stopped). The study must travel from call to call: each
+# call packs STATE (journal and the trials' pictures) into $OUT/state.tar.gz; unpack it into STATE
+# and carry STATE in the next call. Exit code 75: run again.
+set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/h200_data.sh"
+STATE=${STATE:-runs/default100M}
+OUT=${OUT:-runs/h200}
+LIMIT=${LIMIT:-540}  # seconds this call may spend
+STUDY=(--study default100M --storage "$STATE/studies.db")
+mkdir -p "$STATE" "$OUT"
+started=$SECONDS
+python3 -m search.run --preset small --trials 50 --gpus 0,1 "${STUDY[@]}" --time-limit "${LIMIT}s" \
+    "${DATA[@]}" >> "$STATE/study.log" 2>&1
+code=$?
+echo "study: exit code $code (75: stopped at the time limit)"
+if [ "$code" -eq 0 ]; then
+    left=$((LIMIT - (SECONDS - started)))
+    # SIGTERM at the limit: the confirmation stores what it finished and ends.
+    timeout "$left" python3 -m search.confirm "${STUDY[@]}" --top 1 --seeds 4 >> "$STATE/confirm.log" 2>&1
+    code=$?
+    echo "confirmation: exit code $code"
+    [ "$code" -eq 124 ] && code=75
+fi
+tar -czf "$OUT/state.tar.gz" -C "$STATE" .
+tail -5 "$STATE/study.log"
+[ -f "$STATE/confirm.log" ] && tail -30 "$STATE/confirm.log"
+exit "$code"
