@@ -10,9 +10,12 @@ from a kernel's. Runs are spread over ``--gpus``.
 
 Prints a table and, last, one JSON object: per schedule and pooled, the repeat sd (same config,
 same seed), the seed sd (one run per seed), each with a 95% interval from its degrees of freedom;
-the largest loss spike after warm-up (the rise of the 20-step mean of the training loss), alone
-and beyond the per-step median of the other schedules at the same seed (their batches are the
-same, so a stretch of hard text raises them all and cancels); the spread of the panel's means and
+the largest loss spike after warm-up (the rise of the 20-step mean of the training loss), alone,
+beyond the per-step median of the other schedules at the same seed (their batches are the same,
+so a stretch of hard text raises them all and cancels), and beyond the median spike of the run's
+own batch noise in a random order (``search.training.curves.batch_noise_spikes``: what a run as
+long and as noisy shows with no instability), with how many runs rise above that noise's 95th
+percentile (one in twenty would by chance); the spread of the panel's means and
 its ranking; the variants against the default kernels; and every run (in ``--out``, with its
 training-loss curve). A measurement run in parts, each with ``--out``, is reported as one by
 ``--merge a.json b.json``.
@@ -27,6 +30,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from bench.gpu_jobs import Job, run_jobs
 from bench.panel import (
@@ -45,7 +50,7 @@ from bench.panel import (
     read_parts,
     run_header,
 )
-from search.training.curves import excess_spike, median_curve
+from search.training.curves import batch_noise_spikes, excess_spike, largest_spike, median_curve
 from search.training.run_config import RunConfig
 from search.training.step_plan import warmup_steps
 
@@ -105,6 +110,38 @@ def excess_spikes(runs: Sequence[dict[str, Any]], warmup_frac: float) -> dict[st
     return found
 
 
+def spikes_over_batch_noise(
+    runs: Sequence[dict[str, Any]], warmup_frac: float
+) -> dict[str, list[dict[str, float]]]:
+    """Schedule -> for each default-kernel run kept with its curve, its spike, the median and 95th
+    percentile spike of its own batch noise shuffled, and how far the spike stands above that median."""
+    found: dict[str, list[dict[str, float]]] = {}
+    for r in runs:
+        name, variant, _, _ = label_parts(r["label"])
+        curve = r.get("loss_curve")
+        if variant != "default" or not curve:
+            continue
+        warmup = warmup_steps(len(curve), warmup_frac)
+        spike = largest_spike(curve, warmup)
+        null = np.asarray(batch_noise_spikes(curve, warmup))
+        median, top = float(np.median(null)), float(np.quantile(null, 0.95))
+        found.setdefault(name, []).append(
+            {"spike": spike, "noise_median": median, "noise_95": top, "beyond": max(0.0, spike - median)}
+        )
+    return found
+
+
+def _over_noise(runs: Sequence[dict[str, float]]) -> dict[str, Any] | None:
+    if not runs:
+        return None
+    return {
+        "max_beyond": max(r["beyond"] for r in runs),
+        "above_95": sum(r["spike"] > r["noise_95"] for r in runs),
+        "runs": len(runs),
+        "noise_median_range": [min(r["noise_median"] for r in runs), max(r["noise_median"] for r in runs)],
+    }
+
+
 def summarize(
     results: Sequence[dict[str, Any]], panel: Mapping[str, Sequence[int | float]], warmup_frac: float
 ) -> dict[str, Any]:
@@ -112,6 +149,7 @@ def summarize(
     listed, not counted); ``warmup_frac`` is the recipe's, for the spikes beyond the panel's."""
     ok = [r for r in results if "val_loss" in r]
     beyond_panel = excess_spikes(ok, warmup_frac)
+    over_noise = spikes_over_batch_noise(ok, warmup_frac)
     schedules: dict[str, dict[str, Any]] = {}
     for name, mults in panel.items():
         default = [r for r in ok if label_parts(r["label"])[:2] == (name, "default")]
@@ -131,6 +169,7 @@ def summarize(
             "mean": statistics.fmean(seed_means.values()),
             "max_spike": max(r["spike"] for r in default),
             "max_excess_spike": max(beyond_panel.get(name, []), default=None),
+            "spike_over_batch_noise": _over_noise(over_noise.get(name, [])),
             "variants": _variants(ok, name, repeats),
         }
     ranking = sorted(schedules, key=lambda n: schedules[n]["mean"])
@@ -144,6 +183,7 @@ def summarize(
             (s["max_excess_spike"] for s in schedules.values() if s["max_excess_spike"] is not None),
             default=None,
         ),
+        "spike_over_batch_noise": _over_noise([r for runs in over_noise.values() for r in runs]),
         "spread_of_means": max(means) - min(means) if means else None,
         "ranking": ranking,
     }
@@ -158,6 +198,10 @@ def summarize(
         "spike_beyond_the_panel_met": None
         if pooled["max_excess_spike"] is None
         else pooled["max_excess_spike"] <= MAX_SPIKE,
+        # And on the spike beyond the batch noise's median (None without curves).
+        "spike_beyond_batch_noise_met": None
+        if pooled["spike_over_batch_noise"] is None
+        else pooled["spike_over_batch_noise"]["max_beyond"] <= MAX_SPIKE,
     }
     failed = [{"label": r["label"], "failed": r["failed"]} for r in results if "failed" in r]
     return {"schedules": schedules, "pooled": pooled, "targets": targets, "failed": failed}
@@ -201,15 +245,21 @@ def table(summary: dict[str, Any]) -> str:
             "seed sd [95%]",
             "max spike",
             "beyond the panel",
+            "beyond its noise",
         )
     ]
     for name, s in summary["schedules"].items():
         repeats = ", ".join(_number(v) for v in s["repeats"])
-        spikes = (_number(s["max_spike"], 3), _number(s["max_excess_spike"], 3))
+        noise = s["spike_over_batch_noise"]
+        spikes = (
+            _number(s["max_spike"], 3),
+            _number(s["max_excess_spike"], 3),
+            _number(noise and noise["max_beyond"], 3),
+        )
         rows.append((name, _number(s["mean"]), repeats, _sd(s["repeat"]), _sd(s["seed"]), *spikes))
         for variant, v in s["variants"].items():
             losses = ", ".join(_number(x) for x in v["losses"])
-            rows.append((f"  {variant}", _number(v["mean"]), losses, _sd(v["sd"]), "", "", ""))
+            rows.append((f"  {variant}", _number(v["mean"]), losses, _sd(v["sd"]), "", "", "", ""))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     p = summary["pooled"]
@@ -219,9 +269,21 @@ def table(summary: dict[str, Any]) -> str:
         f"largest spike after warm-up {_number(p['max_spike'], 3)} nats, beyond the panel's median "
         f"at the same seed {_number(p['max_excess_spike'], 3)}; spread of the panel's means "
         f"{_number(p['spread_of_means'])}; ranking: {', '.join(p['ranking'])}",
+        _noise_line(p["spike_over_batch_noise"]),
         f"targets: {json.dumps(summary['targets'])}",
     ]
     return "\n".join(lines)
+
+
+def _noise_line(noise: dict[str, Any] | None) -> str:
+    if noise is None:
+        return "no curves kept: no spike against the runs' batch noise"
+    low, high = noise["noise_median_range"]
+    return (
+        f"batch noise alone (shuffled) gives spikes of {_number(low, 3)} to {_number(high, 3)} (medians); "
+        f"largest spike beyond that {_number(noise['max_beyond'], 3)} nats; {noise['above_95']} of "
+        f"{noise['runs']} runs above their noise's 95th percentile (about 1 in 20 by chance)"
+    )
 
 
 def merged_runs(

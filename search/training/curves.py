@@ -1,5 +1,6 @@
 """What a run's per-step training loss says about its stability: the largest spike after warm-up,
-alone or beyond what other runs on the same batches show."""
+alone, beyond what other runs on the same batches show, or beyond what its own batch-to-batch
+noise shows with no instability at all."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ import numpy as np
 
 # Steps averaged before a rise counts: one noisy batch is not a spike.
 SPIKE_WINDOW = 20
+# A run's trend is its centred moving mean over this many steps: far longer than a spike's window,
+# far shorter than a run.
+TREND_WINDOW = 201
+# Shuffles of a run's batch noise: enough for its median and 95th percentile spike.
+NOISE_DRAWS = 200
 
 
 def largest_spike(curve: Sequence[float], warmup_steps: int, window: int = SPIKE_WINDOW) -> float:
@@ -40,3 +46,38 @@ def excess_spike(
         raise ValueError(f"a curve of {len(curve)} steps against a reference of {len(reference)}")
     excess = np.asarray(curve, dtype=float) - np.asarray(reference, dtype=float)
     return largest_spike(list(excess), warmup_steps, window)
+
+
+def batch_noise_spikes(
+    curve: Sequence[float],
+    warmup_steps: int,
+    window: int = SPIKE_WINDOW,
+    draws: int = NOISE_DRAWS,
+    seed: int = 0,
+) -> list[float]:
+    """:func:`largest_spike` of the run's trend plus its own residuals after warm-up in a random
+    order, ``draws`` times: the spikes a run this noisy shows from batch-to-batch noise alone.
+
+    Batches are drawn at random, so a hard one is as likely at any step, while an instability
+    raises the loss for many steps in a row. Shuffling keeps the residuals' sizes and loses any such
+    stretch, and the rise of a mean over ``window`` steps grows with how many windows a run has, so
+    the comparison is with the run's own length and noise. Seeded: a report is reproducible."""
+    losses = np.asarray(curve, dtype=float)
+    trend = _centred_mean(losses, TREND_WINDOW // 2)
+    residuals = losses - trend
+    rng = np.random.default_rng(seed)
+    spikes = []
+    for _ in range(draws):
+        shuffled = residuals.copy()
+        shuffled[warmup_steps:] = rng.permutation(residuals[warmup_steps:])
+        spikes.append(largest_spike(list(trend + shuffled), warmup_steps, window))
+    return spikes
+
+
+def _centred_mean(values: np.ndarray, half: int) -> np.ndarray:
+    """Each value's mean with its ``half`` neighbours either side, fewer at the ends (padding the
+    ends with their last value would carry that one step's noise into a hundred steps of trend)."""
+    sums = np.concatenate(([0.0], np.cumsum(values)))
+    steps = np.arange(len(values))
+    low, high = np.maximum(0, steps - half), np.minimum(len(values), steps + half + 1)
+    return (sums[high] - sums[low]) / (high - low)

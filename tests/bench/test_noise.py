@@ -52,6 +52,11 @@ def test_the_noise_panel_reports_repeat_and_seed_noise(data_args, tmp_path, caps
     # Each schedule's runs are held to the other schedules' median at the same seed.
     assert all(s["max_excess_spike"] >= 0 for s in schedules.values())
     assert pooled["max_excess_spike"] == max(s["max_excess_spike"] for s in schedules.values())
+    # And each run's spike against its own batch noise shuffled: every default run has a curve.
+    over = pooled["spike_over_batch_noise"]
+    assert over["runs"] == 6 * 3 and 0 <= over["above_95"] <= over["runs"] and over["max_beyond"] >= 0
+    assert over["max_beyond"] == max(s["spike_over_batch_noise"]["max_beyond"] for s in schedules.values())
+    assert report["targets"]["spike_beyond_batch_noise_met"] == (over["max_beyond"] <= noise.MAX_SPIKE)
 
 
 def test_the_recipe_sweep_ranks_recipes_by_their_worst_gap(data_args, capsys) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from search.training.curves import excess_spike, largest_spike, median_curve
+from search.training.curves import batch_noise_spikes, excess_spike, largest_spike, median_curve
 
 
 def test_a_falling_curve_has_no_spike() -> None:
@@ -46,3 +47,34 @@ def test_a_rise_the_reference_shares_is_no_excess_spike() -> None:
     assert excess_spike(own, hard_text, warmup_steps=10) == pytest.approx(0.3)
     with pytest.raises(ValueError, match="reference of 3"):
         excess_spike(own, [5.0, 5.0, 5.0], warmup_steps=10)
+
+
+def _long_noisy_run(seed: int = 1) -> np.ndarray:
+    """3,000 steps falling to a floor, with independent batch-to-batch noise of sd 0.066 nats (the
+    size measured on small's 100M-token runs)."""
+    steps = np.arange(3000)
+    return 3.5 + 2 * np.exp(-steps / 300) + np.random.default_rng(seed).normal(0, 0.066, len(steps))
+
+
+def test_batch_noise_alone_explains_the_rise_of_a_long_noisy_run() -> None:
+    run = _long_noisy_run()
+    spike = largest_spike(list(run), warmup_steps=900)
+    null = batch_noise_spikes(list(run), warmup_steps=900)
+    assert spike > 0.05  # above the trial-recipe issue's bound, with no instability at all
+    assert len(null) == 200 and np.quantile(null, 0.05) < spike < np.quantile(null, 0.95)
+    assert abs(spike - float(np.median(null))) < 0.02
+
+
+def test_an_instability_stands_above_the_runs_batch_noise() -> None:
+    run = _long_noisy_run()
+    steps = np.arange(len(run))
+    unstable = run + np.where(steps >= 2000, 0.2 * np.exp(-(steps - 2000) / 40), 0.0)
+    spike = largest_spike(list(unstable), warmup_steps=900)
+    assert spike > max(batch_noise_spikes(list(unstable), warmup_steps=900)) + 0.05
+
+
+def test_the_batch_noise_spikes_are_seeded_and_short_runs_have_none() -> None:
+    run = list(_long_noisy_run())
+    assert batch_noise_spikes(run, 900, draws=5) == batch_noise_spikes(run, 900, draws=5)
+    assert batch_noise_spikes(run, 900, draws=5, seed=1) != batch_noise_spikes(run, 900, draws=5)
+    assert batch_noise_spikes([5.0, 9.0, 5.0], warmup_steps=1, draws=3) == [0.0, 0.0, 0.0]
