@@ -39,6 +39,7 @@ from bench.panel import (
     add_merge_option,
     add_panel_options,
     add_schedules_option,
+    check_recipe,
     chosen_gpus,
     chosen_schedules,
     kept_run,
@@ -330,6 +331,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.data:
             parser.error("--data is required to train (or give --merge)")
         schedules = chosen_schedules(parser, args)
+        check_recipe(parser, args.preset, args.lr, args.warmup)
         if unknown := set(args.variant_schedules) - set(schedules):
             parser.error(f"--variant-schedules {' '.join(sorted(unknown))}: not among --schedules")
         base, prepared = panel_base(args, args.tokens)

@@ -20,6 +20,7 @@ from search.data.spec import DataSpec
 from search.options.counts import parse_count
 from search.study.spread import pooled_sd
 from search.training.run_config import RunConfig
+from space.errors import describe
 from space.schedule import Schedule, parse_mults
 from space.spec import HAND_FOUND
 
@@ -111,6 +112,20 @@ def chosen_schedules(
         return named_schedules(args.schedules, args.preset)
     except ValueError as e:
         parser.error(str(e))
+
+
+def check_recipe(
+    parser: argparse.ArgumentParser, preset: str, lr: float | None = None, warmup: float | None = None
+) -> None:
+    """Refuse, before any data is read, a peak lr or warm-up share (None: the preset's) that the
+    preset's recipe cannot take, naming the option."""
+    train = get_preset(preset).train
+    changed = {k: v for k, v in {"lr": lr, "warmup_frac": warmup}.items() if v is not None}
+    try:
+        train.model_validate({**train.model_dump(), **changed})
+    except ValidationError as e:
+        given = " ".join(f"--{'warmup' if k == 'warmup_frac' else k} {v:g}" for k, v in changed.items())
+        parser.error(f"{given}: {describe(e)}")
 
 
 def panel_schedule(run: RunConfig, mults: Sequence[int | float]) -> Schedule:

@@ -103,6 +103,26 @@ def test_the_noise_panel_measures_a_candidate_recipe_in_place_of_the_presets(dat
     assert candidate["schedules"]["uniform"]["mean"] != preset["schedules"]["uniform"]["mean"]
 
 
+@pytest.mark.parametrize(
+    ("main", "options", "named"),
+    [
+        (noise.main, ["--lr", "0"], "--lr 0: lr: Input should be greater than 0"),
+        (noise.main, ["--warmup", "1.5"], "--warmup 1.5: warmup_frac: Input should be less than 1"),
+        (recipe.main, ["--lr", "1e-3", "--warmup", "0.1", "1"], "--lr 0.001 --warmup 1: warmup_frac"),
+    ],
+)
+def test_a_recipe_the_preset_cannot_take_is_refused_before_any_data_is_read(
+    main, options, named, tmp_path, capsys
+) -> None:
+    out = tmp_path / "report.json"
+    missing = tmp_path / "absent.jsonl"  # never read: the refusal comes first
+    argv = ["--preset", "tiny", "--data", str(missing), "--gpus", "0", "--out", str(out), *options]
+    with pytest.raises(SystemExit) as refused:
+        main(argv)
+    assert refused.value.code == 2 and named in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_variant_schedules_outside_the_chosen_ones_are_refused(data_args, capsys) -> None:
     with pytest.raises(SystemExit):
         noise.main([*data_args, "--schedules", "ramp", "--variant-schedules", "uniform"])
