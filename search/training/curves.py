@@ -74,6 +74,13 @@ def batch_noise_spikes(
     return spikes
 
 
+def spike_beyond_noise(curve: Sequence[float], warmup_steps: int) -> float:
+    """How far :func:`largest_spike` stands above the median of :func:`batch_noise_spikes`: about 0
+    for a stable run, however long; an instability's own rise."""
+    spike = largest_spike(curve, warmup_steps)
+    return max(0.0, spike - float(np.median(batch_noise_spikes(curve, warmup_steps))))
+
+
 def _centred_mean(values: np.ndarray, half: int) -> np.ndarray:
     """Each value's mean with its ``half`` neighbours either side, fewer at the ends (padding the
     ends with their last value would carry that one step's noise into a hundred steps of trend)."""

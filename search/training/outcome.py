@@ -48,6 +48,9 @@ class TrainResult:
     device: str
     passes: float
     spike: float
+    # How far the spike stands above the median spike of the run's own batch noise shuffled
+    # (search.training.curves): about 0 for a stable run, however long.
+    spike_beyond_noise: float
     loss_curve: list[float] = field(repr=False)
     checkpoints: list[dict[str, float]] = field(default_factory=list)
 

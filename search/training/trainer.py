@@ -25,7 +25,7 @@ from search.data.batches import BatchLoader, val_batches
 from search.data.token_cache import TokenData
 from search.data.tokenizer import TokenizerHandle
 from search.training.compiling import CompileMode, compiled, default_compile_mode
-from search.training.curves import largest_spike
+from search.training.curves import largest_spike, spike_beyond_noise
 from search.training.determinism import deterministic_kernels
 from search.training.devices import training_autocast
 from search.training.outcome import Reporter, TrainingFailed, TrainResult
@@ -177,6 +177,8 @@ def _train(
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else str(device)
     peak, measured = bf16_tflops(device_name)
     losses = curve.tolist()
+    warmup = warmup_steps(steps, settings.warmup_frac)
+    spike = largest_spike(losses, warmup)
     return TrainResult(
         val_loss=checkpoints[-1]["val_loss"],
         val_bpb=evaluation.last_bpb,
@@ -196,7 +198,8 @@ def _train(
         wall_s=time.perf_counter() - started,
         device=device_name,
         passes=data_passes(run, len(data.train)),
-        spike=largest_spike(losses, warmup_steps(steps, settings.warmup_frac)),
+        spike=spike,
+        spike_beyond_noise=spike_beyond_noise(losses, warmup),
         loss_curve=losses,
         checkpoints=checkpoints,
     )

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from search.training.curves import batch_noise_spikes, excess_spike, largest_spike, median_curve
+from search.training.curves import (
+    batch_noise_spikes,
+    excess_spike,
+    largest_spike,
+    median_curve,
+    spike_beyond_noise,
+)
 
 
 def test_a_falling_curve_has_no_spike() -> None:
@@ -71,6 +77,9 @@ def test_an_instability_stands_above_the_runs_batch_noise() -> None:
     unstable = run + np.where(steps >= 2000, 0.2 * np.exp(-(steps - 2000) / 40), 0.0)
     spike = largest_spike(list(unstable), warmup_steps=900)
     assert spike > max(batch_noise_spikes(list(unstable), warmup_steps=900)) + 0.05
+    beyond = spike_beyond_noise(list(unstable), warmup_steps=900)
+    assert beyond == pytest.approx(spike - float(np.median(batch_noise_spikes(list(unstable), 900))))
+    assert beyond > 0.05 > spike_beyond_noise(list(run), warmup_steps=900)
 
 
 def test_the_batch_noise_spikes_are_seeded_and_short_runs_have_none() -> None:

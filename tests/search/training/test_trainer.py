@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from model.presets import get_preset
+from search.training.curves import largest_spike, spike_beyond_noise
 from search.training.outcome import TrainingFailed
 from search.training.run_config import RunConfig
-from search.training.step_plan import checkpoint_steps, lr_at
+from search.training.step_plan import checkpoint_steps, lr_at, warmup_steps
 from search.training.trainer import bf16_tflops, train
 from space.schedule import Schedule
 from tests.model.test_counting import miscounted
@@ -39,6 +40,10 @@ def test_loss_falls_clearly_over_a_few_hundred_steps(tiny_spec, tiny_data):
     start, end = sum(curve[:20]) / 20, sum(curve[-20:]) / 20
     assert end < curve[0] - 1.2 and end < start - 0.5
     assert result.val_loss < curve[0] - 1.2 and 0 < result.val_bpb < 8
+    # The spike is held to the run's own batch noise, as bench.noise holds it.
+    warmup = warmup_steps(result.steps, run.train.warmup_frac)
+    assert result.spike == largest_spike(curve, warmup)
+    assert result.spike_beyond_noise == spike_beyond_noise(curve, warmup)
 
 
 def test_a_diverging_run_stops_with_its_reason(tiny_spec, tiny_data):
