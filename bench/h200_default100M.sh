@@ -23,8 +23,8 @@ python3 -m search.run --preset small --trials 50 --gpus 0,1 "${STUDY[@]}" --time
 code=$?
 echo "study: exit code $code (75: stopped at the time limit)"
 left=$((LIMIT - (SECONDS - started)))
-if [ "$code" -eq 0 ] && [ "$left" -lt 120 ]; then
-    code=75  # too little time for one confirmation run: the next call starts it
+if [ "$code" -eq 0 ] && [ "$left" -lt 180 ]; then
+    code=75  # too little time for one confirmation run (about 140 s): the next call starts it
 elif [ "$code" -eq 0 ]; then
     # SIGTERM at the limit: the confirmation stores what it finished and ends.
     timeout "$left" python3 -m search.confirm "${STUDY[@]}" --top 1 --seeds 4 >> "$STATE/confirm.log" 2>&1
