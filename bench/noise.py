@@ -28,10 +28,9 @@ import json
 import statistics
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from bench.gpu_jobs import Job, run_jobs
 from bench.panel import (
@@ -51,7 +50,7 @@ from bench.panel import (
     read_parts,
     run_header,
 )
-from search.training.curves import batch_noise_spikes, excess_spike, largest_spike, median_curve
+from search.training.curves import excess_spike, median_curve, spike_against_noise
 from search.training.run_config import RunConfig
 from search.training.step_plan import warmup_steps
 
@@ -122,13 +121,8 @@ def spikes_over_batch_noise(
         curve = r.get("loss_curve")
         if variant != "default" or not curve:
             continue
-        warmup = warmup_steps(len(curve), warmup_frac)
-        spike = largest_spike(curve, warmup)
-        null = np.asarray(batch_noise_spikes(curve, warmup))
-        median, top = float(np.median(null)), float(np.quantile(null, 0.95))
-        found.setdefault(name, []).append(
-            {"spike": spike, "noise_median": median, "noise_95": top, "beyond": max(0.0, spike - median)}
-        )
+        against = spike_against_noise(curve, warmup_steps(len(curve), warmup_frac))
+        found.setdefault(name, []).append({**asdict(against), "beyond": against.beyond})
     return found
 
 

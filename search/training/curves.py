@@ -5,6 +5,7 @@ noise shows with no instability at all."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -74,11 +75,28 @@ def batch_noise_spikes(
     return spikes
 
 
-def spike_beyond_noise(curve: Sequence[float], warmup_steps: int) -> float:
-    """How far :func:`largest_spike` stands above the median of :func:`batch_noise_spikes`: about 0
-    for a stable run, however long; an instability's own rise."""
-    spike = largest_spike(curve, warmup_steps)
-    return max(0.0, spike - float(np.median(batch_noise_spikes(curve, warmup_steps))))
+@dataclass(frozen=True)
+class SpikeAgainstNoise:
+    """A run's :func:`largest_spike` beside the median and 95th percentile of its
+    :func:`batch_noise_spikes`."""
+
+    spike: float
+    noise_median: float
+    noise_95: float
+
+    @property
+    def beyond(self) -> float:
+        """How far the spike stands above the noise's median: about 0 for a stable run, however
+        long; an instability's own rise."""
+        return max(0.0, self.spike - self.noise_median)
+
+
+def spike_against_noise(curve: Sequence[float], warmup_steps: int) -> SpikeAgainstNoise:
+    """The run's spike and what its own batch noise, shuffled, gives."""
+    noise = np.asarray(batch_noise_spikes(curve, warmup_steps))
+    return SpikeAgainstNoise(
+        largest_spike(curve, warmup_steps), float(np.median(noise)), float(np.quantile(noise, 0.95))
+    )
 
 
 def _centred_mean(values: np.ndarray, half: int) -> np.ndarray:

@@ -25,7 +25,7 @@ from search.data.batches import BatchLoader, val_batches
 from search.data.token_cache import TokenData
 from search.data.tokenizer import TokenizerHandle
 from search.training.compiling import CompileMode, compiled, default_compile_mode
-from search.training.curves import largest_spike, spike_beyond_noise
+from search.training.curves import spike_against_noise
 from search.training.determinism import deterministic_kernels
 from search.training.devices import training_autocast
 from search.training.outcome import Reporter, TrainingFailed, TrainResult
@@ -177,8 +177,7 @@ def _train(
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else str(device)
     peak, measured = bf16_tflops(device_name)
     losses = curve.tolist()
-    warmup = warmup_steps(steps, settings.warmup_frac)
-    spike = largest_spike(losses, warmup)
+    spike = spike_against_noise(losses, warmup_steps(steps, settings.warmup_frac))
     return TrainResult(
         val_loss=checkpoints[-1]["val_loss"],
         val_bpb=evaluation.last_bpb,
@@ -198,8 +197,8 @@ def _train(
         wall_s=time.perf_counter() - started,
         device=device_name,
         passes=data_passes(run, len(data.train)),
-        spike=spike,
-        spike_beyond_noise=spike_beyond_noise(losses, warmup),
+        spike=spike.spike,
+        spike_beyond_noise=spike.beyond,
         loss_curve=losses,
         checkpoints=checkpoints,
     )

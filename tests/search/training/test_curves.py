@@ -10,7 +10,7 @@ from search.training.curves import (
     excess_spike,
     largest_spike,
     median_curve,
-    spike_beyond_noise,
+    spike_against_noise,
 )
 
 
@@ -77,9 +77,14 @@ def test_an_instability_stands_above_the_runs_batch_noise() -> None:
     unstable = run + np.where(steps >= 2000, 0.2 * np.exp(-(steps - 2000) / 40), 0.0)
     spike = largest_spike(list(unstable), warmup_steps=900)
     assert spike > max(batch_noise_spikes(list(unstable), warmup_steps=900)) + 0.05
-    beyond = spike_beyond_noise(list(unstable), warmup_steps=900)
-    assert beyond == pytest.approx(spike - float(np.median(batch_noise_spikes(list(unstable), 900))))
-    assert beyond > 0.05 > spike_beyond_noise(list(run), warmup_steps=900)
+    against = spike_against_noise(list(unstable), warmup_steps=900)
+    shuffled = batch_noise_spikes(list(unstable), 900)
+    assert against.spike == spike
+    assert against.noise_median == pytest.approx(float(np.median(shuffled)))
+    assert against.noise_95 == pytest.approx(float(np.quantile(shuffled, 0.95)))
+    beyond = against.beyond
+    assert beyond == pytest.approx(spike - float(np.median(shuffled)))
+    assert beyond > 0.05 > spike_against_noise(list(run), warmup_steps=900).beyond
 
 
 def test_the_batch_noise_spikes_are_seeded_and_short_runs_have_none() -> None:

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from model.presets import get_preset
-from search.training.curves import largest_spike, spike_beyond_noise
+from search.training.curves import largest_spike, spike_against_noise
 from search.training.outcome import TrainingFailed
 from search.training.run_config import RunConfig
 from search.training.step_plan import checkpoint_steps, lr_at, warmup_steps
@@ -43,7 +43,7 @@ def test_loss_falls_clearly_over_a_few_hundred_steps(tiny_spec, tiny_data):
     # The spike is held to the run's own batch noise, as bench.noise holds it.
     warmup = warmup_steps(result.steps, run.train.warmup_frac)
     assert result.spike == largest_spike(curve, warmup)
-    assert result.spike_beyond_noise == spike_beyond_noise(curve, warmup)
+    assert result.spike_beyond_noise == spike_against_noise(curve, warmup).beyond
 
 
 def test_a_diverging_run_stops_with_its_reason(tiny_spec, tiny_data):
