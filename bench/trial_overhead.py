@@ -63,7 +63,7 @@ def new_widths_by_trial(own: list[FrozenTrial]) -> dict[int, int]:
     seen: set[int | float] = set()
     new: dict[int, int] = {}
     for trial in own:
-        mine = set(record.mults(trial)) if record.MLP_MULTS in trial.user_attrs else set()
+        mine = set(record.known_mults(trial) or ())
         new[trial.number] = len(mine - seen)
         seen |= mine
     return new
