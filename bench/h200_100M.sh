@@ -9,9 +9,9 @@
 #   runs at the same seed. Part 4 (run 2026-11-30): 2.8e-3 and 4e-3 beat 2e-3, and 4e-3 is the grid's
 #   top, so 4e-3 and 5.6e-3 on the extremes, 5.6e-3 on uniform, and 2.8e-3 on ramp (100M's best
 #   schedule), to find the top of the rate curve and whether the schedules' order moves with it.
-# Part 5 (seventeenth session, for the next): the warm-up share at 100M, which parts 1-4 kept at
+# Part 5 (run 2026-11-30, eighteenth session): the warm-up share at 100M, which parts 1-4 kept at
 #   30% (the best share at 20M, where a run has a fifth of the steps): 10% and 20% at the default
-#   rate on uniform and the two extremes, to hold the default to the sweep's best of each schedule.
+#   rate on uniform and the two extremes. Neither beat 30% beyond the noise (README).
 # Each part is two commands, so that one killed at the call's limit leaves the other's report.
 # Merge with: python -m bench.noise --merge noise-100M-*.json
 #             python -m bench.recipe --merge recipe-100M-*.json

@@ -4,7 +4,9 @@
 # H200, then `search.confirm` of its pick at 4 fresh seeds. About 50 x 110 s of training over two
 # GPUs and 10 confirmation runs on one, so it takes several calls of under ten minutes, from the
 # project root:
-#   CORPUS=.corpus STATE=runs/default100M OUT=$OUT bash bench/h200_default100M.sh
+#   CORPUS=.corpus STATE=runs/default100M-b OUT=$OUT bash bench/h200_default100M.sh
+# (The first such study, in runs/default100M, pruned 41 of 50 trials on noise before the pruner's
+# fix: README, "Pruning". Give each fresh study its own STATE.)
 # Each call continues the study for --time-limit (no trial is cut off); the call that completes it,
 # and every later one, continues the confirmation until its time is up (a confirmation stores each
 # run as it finishes and continues where it stopped). The study must travel from call to call: each
@@ -12,7 +14,7 @@
 # and carry STATE in the next call. Exit code 75: run again.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/h200_data.sh"
-STATE=${STATE:-runs/default100M}
+STATE=${STATE:-runs/default100M-b}
 OUT=${OUT:-runs/h200}
 LIMIT=${LIMIT:-540}  # seconds this call may spend
 STUDY=(--study default100M --storage "$STATE/studies.db")

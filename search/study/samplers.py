@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 
 import optuna
 from optuna.storages import BaseStorage
@@ -77,19 +78,28 @@ def make_sampler(name: str, seed: int, study_seed: int) -> optuna.samplers.BaseS
     raise ValueError(f"unknown sampler '{name}'; choose from {', '.join(SAMPLERS)}")
 
 
-def make_pruner(name: str, first_report: int, last_report: int) -> optuna.pruners.BasePruner:
-    """A pruner acting on the trainer's checkpoint reports (steps are tokens seen)."""
-    if name == "median":
-        # Not at the first checkpoint: on an H200 study of 50 trials, judging there pruned 41 of
-        # them, most on a loss too early and too noisy to rank schedules of equal size.
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=first_report)
-    if name == "hyperband":
-        return optuna.pruners.HyperbandPruner(
-            min_resource=first_report, max_resource=last_report, reduction_factor=3
-        )
-    if name == "none":
+def first_judged(reports: Sequence[int], warmup_end: int) -> int | None:
+    """The first of a trial's intermediate ``reports`` (steps, in tokens) a pruner may judge at:
+    not the first, and after the learning rate's warm-up ends at ``warmup_end``; None when no
+    report is both. Earlier losses rank schedules of equal size mostly by their seed (README,
+    "Pruning").
+    """
+    later = [step for step in reports[1:] if step > warmup_end]
+    return later[0] if later else None
+
+
+def make_pruner(name: str, marks: Sequence[int], warmup_end: int) -> optuna.pruners.BasePruner:
+    """A pruner acting on the trainer's checkpoint reports; ``marks`` are the steps (tokens seen)
+    of every checkpoint, the last one the end of training, which judges nothing. Where no report
+    may be judged (:func:`first_judged`) it prunes nothing, and the plan says so."""
+    if name not in PRUNERS:
+        raise ValueError(f"unknown pruner '{name}'; choose from {', '.join(PRUNERS)}")
+    start = first_judged(marks[:-1], warmup_end)
+    if name == "none" or start is None:
         return optuna.pruners.NopPruner()
-    raise ValueError(f"unknown pruner '{name}'; choose from {', '.join(PRUNERS)}")
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=start)
+    return optuna.pruners.HyperbandPruner(min_resource=start, max_resource=marks[-1], reduction_factor=3)
 
 
 def independent_params(study: optuna.Study, storage: BaseStorage, trial: optuna.Trial) -> set[str]:

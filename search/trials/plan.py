@@ -19,13 +19,13 @@ from search.data.spec import DataSpec
 from search.data.tokenizer import load_tokenizer
 from search.options.search_options import SearchOptions
 from search.study.opening import check_resumable, open_study, peek_settings
-from search.study.samplers import chosen_sampler, make_pruner, make_sampler
+from search.study.samplers import chosen_sampler, first_judged, make_pruner, make_sampler
 from search.study.settings import BUILTIN_OBJECTIVE, StudySettings
 from search.study.storage import open_if_present, open_storage
 from search.training.devices import default_preset
 from search.training.passes import check_budget, check_splits, passes_note, rounding_note
 from search.training.run_config import RunConfig
-from search.training.step_plan import checkpoint_steps
+from search.training.step_plan import checkpoint_steps, warmup_steps
 from search.trials.objective import load_function
 from space.spaces import SearchSpace
 from space.spec import SpaceSpec, baseline_schedules, load_space_spec
@@ -237,12 +237,19 @@ def open_plan_study(plan: SearchPlan, worker_index: int) -> tuple[optuna.Study, 
     assert options.sampler is not None  # make_plan chose it
     base = plan.settings.base
     sampler = make_sampler(options.sampler, int.from_bytes(digest[:4], "little"), base.seed)
-    marks = checkpoint_steps(base.steps, base.train.checkpoints)
-    pruner = make_pruner(options.pruner, marks[0] * base.tokens_per_step, marks[-1] * base.tokens_per_step)
+    pruner = make_pruner(options.pruner, *report_tokens(base))
     study, settings, created = open_study(
         plan.storage, options.study, plan.settings, plan.space, sampler, pruner
     )
     return study, replace(plan, settings=settings), created
+
+
+def report_tokens(base: RunConfig) -> tuple[list[int], int]:
+    """Tokens a trial has seen at each of its checkpoints (the last, its end), and at the end of
+    its learning rate's warm-up."""
+    marks = checkpoint_steps(base.steps, base.train.checkpoints)
+    warmup = warmup_steps(base.steps, base.train.warmup_frac)
+    return [mark * base.tokens_per_step for mark in marks], warmup * base.tokens_per_step
 
 
 def kept_recipe_note(plan: SearchPlan, asked: SearchPlan) -> str | None:
@@ -256,14 +263,24 @@ def kept_recipe_note(plan: SearchPlan, asked: SearchPlan) -> str | None:
 
 def pruner_note(plan: SearchPlan) -> str | None:
     """Said when the study's trials give the pruner asked for nothing to act on: created with
-    ``--pruner none``, they validate only at the end, and a resumed study keeps that."""
+    ``--pruner none``, they validate only at the end (a resumed study keeps that), or none of
+    their checkpoints comes after both the first and the warm-up (:func:`first_judged`)."""
     train = plan.settings.base.train
     # A user's objective reports when it likes; only the built-in trainer follows the checkpoints.
-    if plan.options.pruner == "none" or train.checkpoints > 0 or not plan.options.builtin_objective:
+    if plan.options.pruner == "none" or not plan.options.builtin_objective:
+        return None
+    if train.checkpoints == 0:
+        return (
+            f"note: this study's trials validate only at the end (it was created with --pruner none), "
+            f"so --pruner {plan.options.pruner} prunes no trial; to prune, start a new --study"
+        )
+    marks, warmup_end = report_tokens(plan.settings.base)
+    if first_judged(marks[:-1], warmup_end) is not None:
         return None
     return (
-        f"note: this study's trials validate only at the end (it was created with --pruner none), "
-        f"so --pruner {plan.options.pruner} prunes no trial; to prune, start a new --study"
+        f"note: --pruner {plan.options.pruner} prunes no trial: it judges only checkpoints after the "
+        f"first and after warm-up ({warmup_end:,} tokens), and these trials have "
+        f"{train.checkpoints} before their end, at {', '.join(f'{m:,}' for m in marks[:-1])} tokens"
     )
 
 

@@ -6,7 +6,15 @@ import pytest
 from optuna.distributions import FloatDistribution, IntDistribution
 
 from search.study.moves import MoveSampler
-from search.study.samplers import GOOD_MOST, SAMPLERS, chosen_sampler, good_trials, make_sampler
+from search.study.samplers import (
+    GOOD_MOST,
+    SAMPLERS,
+    chosen_sampler,
+    first_judged,
+    good_trials,
+    make_pruner,
+    make_sampler,
+)
 
 
 class RecordingTPESampler(optuna.samplers.TPESampler):
@@ -64,3 +72,45 @@ def test_the_default_sampler_moves_width_on_the_composition_space_and_is_tpe_els
     assert chosen_sampler("cmaes", "composition") == "cmaes"
     with pytest.raises(ValueError, match="composition space, not ramp; choose from tpe, gp"):
         chosen_sampler("moves", "ramp")
+
+
+def test_a_pruner_judges_neither_the_first_report_nor_one_inside_warm_up():
+    assert first_judged([100, 200, 300], warmup_end=50) == 200
+    assert first_judged([100, 200, 300], warmup_end=200) == 300
+    assert first_judged([100, 200, 300], warmup_end=300) is None
+    assert first_judged([100], warmup_end=0) is None
+
+
+def finished_study(pruner: optuna.pruners.BasePruner, reports: list[int]) -> optuna.Study:
+    """A study whose five finished trials reported losses 1.0 to 1.4 at every one of ``reports``,
+    asking the pruner each time as the trainer does (Hyperband ranks only the trials that asked)."""
+    study = optuna.create_study(pruner=pruner)
+    for loss in (1.0, 1.1, 1.2, 1.3, 1.4):
+        trial = study.ask()
+        for step in reports:
+            trial.report(loss, step)
+            trial.should_prune()
+        study.tell(trial, loss)
+    return study
+
+
+@pytest.mark.parametrize("name", ["median", "hyperband"])
+def test_a_trial_far_worse_than_the_rest_is_pruned_first_where_judged(name: str):
+    marks, warmup_end = [100, 200, 300, 400], 250
+    study = finished_study(make_pruner(name, marks, warmup_end), marks[:-1])
+    trial = study.ask()
+    pruned_at = []
+    for step in marks[:-1]:
+        trial.report(9.0, step)
+        pruned_at.append(trial.should_prune())
+    assert pruned_at == [False, False, True]
+
+
+@pytest.mark.parametrize("name", ["median", "hyperband", "none"])
+def test_without_a_report_to_judge_nothing_is_pruned(name: str):
+    assert isinstance(make_pruner(name, [100, 200], warmup_end=150), optuna.pruners.NopPruner)
+
+
+def test_unknown_pruner_is_refused_by_name():
+    with pytest.raises(ValueError, match="unknown pruner 'asha'"):
+        make_pruner("asha", [100, 200], warmup_end=0)

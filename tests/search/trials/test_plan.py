@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from search.data.sample_corpus import sample_corpus
 from search.options.search_options import read_search_options
 from search.run import main as run_main
-from search.trials.plan import make_plan
+from search.trials.plan import make_plan, pruner_note
 from tests.search.trials.test_faults import PLUGIN
 
 
@@ -80,3 +81,14 @@ def test_whole_steps_say_how_many_tokens_they_train(tmp_path, tiny_args, capsys)
     argv = ["--preset", "tiny", "--tokens", "1000", "--trials", "1", "--storage", str(tmp_path / "s.db")]
     assert run_main([*argv, *PLUGIN, *tiny_args]) == 0
     assert "note: trains 512 tokens (1 steps of 512), not the 1,000 asked" in capsys.readouterr().out
+
+
+def test_a_pruner_with_no_checkpoint_after_warm_up_to_judge_says_it_prunes_nothing(tmp_path, tiny_args):
+    argv = ["--preset", "tiny", "--storage", str(tmp_path / "s.db"), *tiny_args]
+    plan = make_plan(read_search_options(None, argv), log=False)
+    assert pruner_note(plan) is None  # tiny: 64 steps, checkpoints after 21 and 43, warm-up 3 steps
+    base = plan.settings.base
+    late = replace(plan, settings=plan.settings.model_copy(update={"base": base.variant(warmup_frac=0.7)}))
+    note = pruner_note(late)
+    assert note is not None and "--pruner median prunes no trial" in note
+    assert "after warm-up (23,040 tokens)" in note and "at 10,752, 22,016 tokens" in note
