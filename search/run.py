@@ -7,7 +7,7 @@ import sys
 import optuna
 from pydantic import ValidationError
 
-from search.findings.contents import best_texts, gather_findings
+from search.findings.contents import closing_texts, gather_findings
 from search.findings.text import to_text
 from search.options.search_options import read_search_options
 from search.study.storage import artifact_dir, is_url
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             print("interrupted: no trial is left running; run the same command to continue", file=sys.stderr)
             return 130
     print(result.reason)
-    print(to_text(best_texts(gather_findings(study))))
+    print(to_text(closing_texts(gather_findings(study))))
     storage = options.storage if not is_url(options.storage) else f"'{options.storage}'"
     where = f"--study {options.study} --storage {storage}"
     print(f"see it: optuna-dashboard {storage} --artifact-dir {artifact_dir(options.storage)}")

@@ -3,10 +3,11 @@ made of: each table and sentence is built here and nowhere else."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, replace
 
 import optuna
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 from search.data.sample_corpus import is_sample_corpus
 from search.findings.confirmation import Confirmation, StoredRun, stored_confirmations, stored_runs
@@ -110,7 +111,6 @@ def findings_of(study: optuna.Study, trials: list[FrozenTrial], fit: ModelFit | 
 def overview_table(f: StudyFindings) -> Table:
     """What the study is: preset, space, data, budget, seed, objective, and how its trials ended."""
     base = f.settings.base
-    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(f.summary.states.items())) or "none yet"
     data = ", ".join(base.data.train)
     if is_sample_corpus(base.data.train):
         data = "the sample corpus shipped with hourglass: a demonstration of the loop, not a finding"
@@ -126,9 +126,26 @@ def overview_table(f: StudyFindings) -> Table:
         ("objective", f.settings.objective),
         *((("validation", validation_text(base.train.checkpoints)),) if builtin else ()),
         ("trials counted", str(f.summary.counted)),
-        ("outcomes", outcomes),
+        ("outcomes", outcomes_text(f)),
     )
     return Table(("study", f.name), facts)
+
+
+def outcomes_text(f: StudyFindings) -> str:
+    """How the study's trials ended, and at which steps the pruned ones stopped: a study that pruned
+    most of its trials early has ranked few schedules, however many it ran."""
+    outcomes = ", ".join(f"{k} {v}" for k, v in sorted(f.summary.states.items())) or "none yet"
+    stops = Counter(
+        max(t.intermediate_values) for t in f.trials if t.state == TrialState.PRUNED and t.intermediate_values
+    )
+    if not stops:
+        return outcomes
+    return f"{outcomes}; pruned at step " + ", ".join(f"{step:,} ({n})" for step, n in sorted(stops.items()))
+
+
+def closing_texts(f: StudyFindings) -> list[Text]:
+    """What ``search.run`` ends with: how the trials ended, then :func:`best_texts`."""
+    return [Text(outcomes_text(f), label="Trials"), *best_texts(f)]
 
 
 def validation_text(checkpoints: int) -> str:

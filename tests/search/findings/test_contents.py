@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from search.findings.contents import baseline_blocks
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from search.findings.contents import baseline_blocks, closing_texts
 from search.findings.document import Text
+from search.study import record
 from tests.search.findings.test_winner import UNIFORM, baseline, findings
 
 
@@ -24,3 +28,21 @@ def test_the_seed_noise_gives_its_sds_interval_and_the_difference_it_resolves() 
 def test_one_seed_gives_no_noise_band() -> None:
     [_, text] = baseline_blocks(findings([baseline(0, UNIFORM, 5.0, 0, "uniform")]))
     assert isinstance(text, Text) and text.text.startswith("uniform has one seed: no noise band")
+
+
+def pruned(stopped_at: int) -> FrozenTrial:
+    return optuna.trial.create_trial(
+        state=TrialState.PRUNED,
+        intermediate_values={step: 5.0 for step in range(100, stopped_at + 1, 100)},
+        user_attrs={record.OUTCOME: "pruned"},
+    )
+
+
+def test_search_runs_closing_lines_say_how_trials_ended_and_where_the_pruned_stopped() -> None:
+    trials = [baseline(n, UNIFORM, loss, n, "uniform") for n, loss in enumerate((5.0, 5.1))]
+    trials += [pruned(100), pruned(300), pruned(100)]
+    [ended, *best] = closing_texts(findings(trials))
+    assert ended.label == "Trials"
+    assert ended.text == "complete 2, pruned 3; pruned at step 100 (2), 300 (1)"
+    assert best and best[0].label == "Best"
+    assert closing_texts(findings(trials[:2]))[0].text == "complete 2"
