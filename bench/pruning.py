@@ -12,7 +12,6 @@ of their training it saves, and which of the best trials at the study's seed it 
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -20,10 +19,10 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from bench.stored_study import read_stored_study
 from search.study import record
 from search.study.samplers import make_pruner
 from search.study.settings import study_settings
-from search.study.storage import load_existing_study
 from search.training.run_config import RunConfig
 from search.trials.plan import report_tokens
 
@@ -99,14 +98,7 @@ def report(trials: Sequence[FrozenTrial], base: RunConfig) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.pruning", description=__doc__.split("\n")[0])
-    parser.add_argument("storage", help="the study's storage (a journal file or a database URL)")
-    parser.add_argument("--study", help="the study's name (default: the storage's only study)")
-    args = parser.parse_args(argv)
-    try:
-        study = load_existing_study(args.storage, args.study)
-    except ValueError as e:
-        parser.error(str(e))
+    parser, study = read_stored_study("python -m bench.pruning", __doc__, argv)
     trials = [
         t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.intermediate_values
     ]

@@ -16,7 +16,6 @@ range, and for those with new widths the range of seconds per new width.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import statistics
@@ -27,8 +26,8 @@ from typing import Any
 from optuna.trial import FrozenTrial, TrialState
 
 from bench.scaling import trials_by_worker
+from bench.stored_study import read_stored_study
 from search.study import record
-from search.study.storage import load_existing_study
 
 
 def later_trial_cycles(trials: list[FrozenTrial]) -> list[dict[str, Any]]:
@@ -123,16 +122,7 @@ def _mean(rows: list[dict[str, Any]], part: Callable[[dict[str, Any]], float]) -
 
 def main(argv: list[str] | None = None) -> int:
     """Read the study, print a row per later trial and the pooled figures as JSON."""
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.trial_overhead", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("storage", help="the study's storage (a journal file or a database URL)")
-    parser.add_argument("--study", help="the study's name (default: the storage's only study)")
-    args = parser.parse_args(argv)
-    try:
-        study = load_existing_study(args.storage, args.study)
-    except ValueError as e:
-        parser.error(str(e))
+    parser, study = read_stored_study("python -m bench.trial_overhead", __doc__, argv)
     name = study.study_name
     trials = study.get_trials(deepcopy=False)
     rows = later_trial_cycles(trials)
