@@ -38,7 +38,7 @@ from bench.panel import (
     add_merge_option,
     add_panel_options,
     add_schedules_option,
-    check_recipe,
+    checked_recipe,
     chosen_gpus,
     chosen_schedules,
     kept_run,
@@ -325,12 +325,11 @@ def main(argv: list[str] | None = None) -> int:
         if not args.data:
             parser.error("--data is required to train (or give --merge)")
         schedules = chosen_schedules(parser, args)
-        check_recipe(parser, args.preset, args.lr, args.warmup)
+        recipe = checked_recipe(parser, args.preset, args.lr, args.warmup)
         if unknown := set(args.variant_schedules) - set(schedules):
             parser.error(f"--variant-schedules {' '.join(sorted(unknown))}: not among --schedules")
         base, prepared = panel_base(args, args.tokens)
-        recipe = {"lr": args.lr, "warmup_frac": args.warmup}
-        base = base.variant(**{k: v for k, v in recipe.items() if v is not None})
+        base = base.variant(**recipe)
         jobs = panel_jobs(
             base, schedules, args.repeats, args.seeds, args.variant_schedules, args.variant_repeats
         )

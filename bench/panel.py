@@ -114,11 +114,12 @@ def chosen_schedules(
         parser.error(str(e))
 
 
-def check_recipe(
+def checked_recipe(
     parser: argparse.ArgumentParser, preset: str, lr: float | None = None, warmup: float | None = None
-) -> None:
-    """Refuse, before any data is read, a peak lr or warm-up share (None: the preset's) that the
-    preset's recipe cannot take, naming the option."""
+) -> dict[str, float]:
+    """The training settings a peak lr and warm-up share change (None: the preset's), for
+    ``RunConfig.variant``; refused before any data is read, naming the option, when the preset's
+    recipe cannot take them."""
     train = get_preset(preset).train
     changed = {k: v for k, v in {"lr": lr, "warmup_frac": warmup}.items() if v is not None}
     try:
@@ -126,6 +127,7 @@ def check_recipe(
     except ValidationError as e:
         given = " ".join(f"--{'warmup' if k == 'warmup_frac' else k} {v:g}" for k, v in changed.items())
         parser.error(f"{given}: {describe(e)}")
+    return changed
 
 
 def panel_schedule(run: RunConfig, mults: Sequence[int | float]) -> Schedule:

@@ -7,12 +7,14 @@ study under each rule: the median pruner judging from the first checkpoint (the 
 checkpoint after the first and after warm-up, ``search.study.samplers.first_judged``). Trials the
 study pruned are left out: their losses after pruning are unknown. Printed: each checkpoint's rank
 correlation (Spearman) with the final loss, then per rule the trials it prunes and where, the share
-of their training it saves, and which of the best trials at the study's seed it loses; then JSON.
+of all the replayed trials' training it saves, and which of the best trials at the study's seed it
+loses; then JSON.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -88,9 +90,10 @@ def report(trials: Sequence[FrozenTrial], base: RunConfig) -> dict[str, Any]:
         stopped = replay(curves, finals, pruner)
         pruned = {t.number: at for t, at in zip(trials, stopped, strict=True) if at is not None}
         saved = sum(1 - at / marks[-1] for at in pruned.values()) / len(trials)
+        stops = Counter(pruned.values())
         out["rules"][name] = {
             "pruned": len(pruned),
-            "pruned_at": {step: list(pruned.values()).count(step) for step in marks[:-1]},
+            "pruned_at": {step: stops[step] for step in marks[:-1]},
             "training_saved": saved,
             "best_lost": [n for n in best if n in pruned],
         }
@@ -99,9 +102,7 @@ def report(trials: Sequence[FrozenTrial], base: RunConfig) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser, study = read_stored_study("python -m bench.pruning", __doc__, argv)
-    trials = [
-        t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.intermediate_values
-    ]
+    trials = [t for t in record.completed(study.get_trials(deepcopy=False)) if t.intermediate_values]
     if len(trials) < 2:
         parser.error(
             f"study '{study.study_name}' has {len(trials)} completed trials with checkpoints: "

@@ -30,7 +30,7 @@ from bench.panel import (
     add_merge_option,
     add_panel_options,
     add_schedules_option,
-    check_recipe,
+    checked_recipe,
     chosen_gpus,
     chosen_schedules,
     merged_reports,
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--data is required to train (or give --merge)")
         schedules = chosen_schedules(parser, args)
         for lr, warmup in itertools.product(args.lr, args.warmup):
-            check_recipe(parser, args.preset, lr, warmup)
+            checked_recipe(parser, args.preset, lr, warmup)
         base, prepared = panel_base(args, args.tokens)
         jobs = recipe_jobs(base, schedules, args.lr, args.warmup, args.seeds)
         runs = run_records(run_jobs(jobs, prepared, chosen_gpus(args.gpus)))
