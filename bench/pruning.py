@@ -3,8 +3,9 @@ STORAGE [--study NAME]``
 
 Replays the completed trials that reported checkpoints, in trial order, through a fresh in-memory
 study under each rule: the median pruner judging from the first checkpoint (the rule until
-2026-11-30), the median pruner and Hyperband as ``search.run`` builds them now (from the first
-checkpoint after the first and after warm-up, ``search.study.samplers.first_judged``). Trials the
+2026-11-30), and the margin pruner (the default), the median pruner and Hyperband as ``search.run``
+builds them now (from the first checkpoint after the first and after warm-up,
+``search.study.samplers.first_judged``). Trials the
 study pruned are left out: their losses after pruning are unknown. Printed: each checkpoint's rank
 correlation (Spearman) with the final loss, then per rule the trials it prunes and where, the share
 of all the replayed trials' training it saves, and which of the best trials at the study's seed it
@@ -65,6 +66,7 @@ def rules(marks: list[int], warmup_end: int) -> dict[str, optuna.pruners.BasePru
         "median from the first checkpoint (before 2026-11-30)": optuna.pruners.MedianPruner(
             n_startup_trials=5, n_warmup_steps=marks[0]
         ),
+        "margin (now, the default)": make_pruner("margin", marks, warmup_end),
         "median (now)": make_pruner("median", marks, warmup_end),
         "hyperband (now)": make_pruner("hyperband", marks, warmup_end),
     }

@@ -25,6 +25,15 @@ def _duration(value: object) -> object:
     return parse_duration(value) if isinstance(value, str) else value
 
 
+def _gpu_list(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    try:
+        return tuple(sorted({int(part) for part in value.split(",") if part.strip()}))
+    except ValueError:
+        raise ValueError(f"must be GPU numbers like 0,1; got '{value}'") from None
+
+
 def _objective_form(spec: str) -> str:
     module, _, function = spec.partition(":")
     if spec != BUILTIN_OBJECTIVE and (not module or not function):
@@ -37,6 +46,8 @@ Count = Annotated[int, BeforeValidator(_count)]
 # Seconds as users type them ("90s", "45m", "1.5h").
 Duration = Annotated[float, BeforeValidator(_duration)]
 StudyName = Annotated[str, AfterValidator(check_study_name)]
+# GPUs as users type them ("0,1"); None: every visible GPU.
+GpuList = Annotated[tuple[int, ...] | None, BeforeValidator(_gpu_list)]
 # What scores a config: the built-in trainer, or a user's ``module:function``.
 ObjectiveName = Annotated[str, AfterValidator(_objective_form)]
 

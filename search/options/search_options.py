@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import Field, field_validator
 
 from model.presets import PRESETS, get_preset
 from search.options.common import (
     Count,
     Duration,
+    GpuList,
     ObjectiveName,
     StudyOptions,
     add_study_options,
@@ -21,15 +22,6 @@ from search.options.common import (
 from search.study.samplers import PRUNERS, SAMPLERS
 from search.study.settings import BUILTIN_OBJECTIVE
 from space.spaces import SPACES
-
-
-def _gpu_list(value: object) -> object:
-    if not isinstance(value, str):
-        return value
-    try:
-        return tuple(sorted({int(part) for part in value.split(",") if part.strip()}))
-    except ValueError:
-        raise ValueError(f"must be GPU numbers like 0,1; got '{value}'") from None
 
 
 class SearchOptions(StudyOptions):
@@ -49,12 +41,10 @@ class SearchOptions(StudyOptions):
     sampler: Literal["moves", "tpe", "gp", "cmaes", "random"] | None = Field(
         None, description="None: moves on the composition space, tpe on the others"
     )
-    pruner: Literal["median", "hyperband", "none"] = "median"
+    pruner: Literal["margin", "median", "hyperband", "none"] = "margin"
     seed: int = Field(0, ge=0, description="data order and init of every trial, and the sampler's seed")
     tokens: Count | None = Field(None, ge=1, description="training tokens per trial; None: the preset's")
-    gpus: Annotated[tuple[int, ...] | None, BeforeValidator(_gpu_list)] = Field(
-        None, description="GPUs to use, one worker each; None: every visible GPU"
-    )
+    gpus: GpuList = Field(None, description="GPUs to use, one worker each; None: every visible GPU")
     workers: int = Field(1, ge=1, description="worker processes on CPU")
     objective: ObjectiveName = Field(
         BUILTIN_OBJECTIVE, description="module:function scoring a config, or builtin"
@@ -111,7 +101,12 @@ def read_search_options(doc: str | None, argv: Sequence[str] | None) -> SearchOp
         help="moves (width moved between layers of the best schedule so far; composition space only), "
         "tpe (multivariate), gp, cmaes or random (default: moves on the composition space, else tpe)",
     )
-    add("--pruner", choices=PRUNERS, help="median, hyperband or none (default median)")
+    add(
+        "--pruner",
+        choices=PRUNERS,
+        help="margin (prunes only a trial that, catching up as much as the finished trials did, would "
+        "still end above their median), median, hyperband or none (default margin)",
+    )
     add("--seed", type=int, help="data order and init of every trial, and the sampler's seed (default 0)")
     add("--tokens", help="training tokens per trial, e.g. 20M (default: the preset's)")
     add("--gpus", help="GPUs to use, one worker each, e.g. 0,1 (default: every visible GPU)")

@@ -9,11 +9,12 @@ from collections.abc import Sequence
 import optuna
 from optuna.storages import BaseStorage
 
+from search.study.margin_pruner import MarginPruner
 from search.study.moves import MoveSampler
 from search.study.storage import trial_id
 
 SAMPLERS = ("moves", "tpe", "gp", "cmaes", "random")
-PRUNERS = ("median", "hyperband", "none")
+PRUNERS = ("margin", "median", "hyperband", "none")
 # TPE's share of trials that form its model of good schedules, and the most it takes.
 GOOD_SHARE = 0.25
 GOOD_MOST = 50
@@ -90,13 +91,16 @@ def first_judged(reports: Sequence[int], warmup_end: int) -> int | None:
 
 def make_pruner(name: str, marks: Sequence[int], warmup_end: int) -> optuna.pruners.BasePruner:
     """A pruner acting on the trainer's checkpoint reports; ``marks`` are the steps (tokens seen)
-    of every checkpoint, the last one the end of training, which judges nothing. Where no report
-    may be judged (:func:`first_judged`) it prunes nothing, and the plan says so."""
+    of every checkpoint, the last one the end of training, which judges nothing; ``margin`` is
+    :class:`search.study.margin_pruner.MarginPruner`. Where no report may be judged
+    (:func:`first_judged`) it prunes nothing, and the plan says so."""
     if name not in PRUNERS:
         raise ValueError(f"unknown pruner '{name}'; choose from {', '.join(PRUNERS)}")
     start = first_judged(marks[:-1], warmup_end)
     if name == "none" or start is None:
         return optuna.pruners.NopPruner()
+    if name == "margin":
+        return MarginPruner(start)
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=start)
     return optuna.pruners.HyperbandPruner(min_resource=start, max_resource=marks[-1], reduction_factor=3)

@@ -25,6 +25,7 @@ def test_a_replay_prunes_a_trial_far_worse_than_five_earlier_ones_where_the_rule
     before = pruning.replay(curves, finals, rules["median from the first checkpoint (before 2026-11-30)"])
     assert before == [None] * 5 + [100, 100]
     assert pruning.replay(curves, finals, rules["median (now)"]) == [None] * 5 + [200, None]
+    assert pruning.replay(curves, finals, rules["margin (now, the default)"]) == [None] * 5 + [200, None]
 
 
 def test_rank_correlations_are_per_checkpoint_with_the_final_loss():
@@ -45,11 +46,12 @@ def test_a_real_studys_completed_trials_are_replayed_under_every_rule(tmp_path: 
     )
     assert figures["trials"] == len(completed) and figures["checkpoints"] == [10_752, 22_016]
     assert list(figures["rank_correlation"]) == ["10752", "22016"]
-    assert len(figures["rules"]) == 3 and all(
+    assert len(figures["rules"]) == 4 and all(
         r["pruned"] <= figures["trials"] for r in figures["rules"].values()
     )
     # tiny's warm-up ends after 3 steps: today's rules judge only the second checkpoint.
     assert figures["rules"]["median (now)"]["pruned_at"]["10752"] == 0
+    assert figures["rules"]["margin (now, the default)"]["pruned_at"]["10752"] == 0
 
 
 def test_a_study_without_checkpoints_is_refused(tmp_path: Path, tiny_args, capsys):

@@ -94,7 +94,7 @@ def finished_study(pruner: optuna.pruners.BasePruner, reports: list[int]) -> opt
     return study
 
 
-@pytest.mark.parametrize("name", ["median", "hyperband"])
+@pytest.mark.parametrize("name", ["margin", "median", "hyperband"])
 def test_a_trial_far_worse_than_the_rest_is_pruned_first_where_judged(name: str):
     marks, warmup_end = [100, 200, 300, 400], 250
     study = finished_study(make_pruner(name, marks, warmup_end), marks[:-1])
@@ -106,7 +106,7 @@ def test_a_trial_far_worse_than_the_rest_is_pruned_first_where_judged(name: str)
     assert pruned_at == [False, False, True]
 
 
-@pytest.mark.parametrize("name", ["median", "hyperband", "none"])
+@pytest.mark.parametrize("name", ["margin", "median", "hyperband", "none"])
 def test_without_a_report_to_judge_nothing_is_pruned(name: str):
     assert isinstance(make_pruner(name, [100, 200], warmup_end=150), optuna.pruners.NopPruner)
 

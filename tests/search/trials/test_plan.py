@@ -90,5 +90,5 @@ def test_a_pruner_with_no_checkpoint_after_warm_up_to_judge_says_it_prunes_nothi
     base = plan.settings.base
     late = replace(plan, settings=plan.settings.model_copy(update={"base": base.variant(warmup_frac=0.7)}))
     note = pruner_note(late)
-    assert note is not None and "--pruner median prunes no trial" in note
+    assert note is not None and "--pruner margin prunes no trial" in note
     assert "after warm-up (23,040 tokens)" in note and "at 10,752, 22,016 tokens" in note
