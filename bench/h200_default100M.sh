@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Beat the baselines within the user's 50 trials (#16 part 5) at `small`'s default of 100M tokens:
-# a 50-trial study with every default (the moves sampler, the median pruner) on both GPUs of a 2-GPU
+# a 50-trial study with every default (the moves sampler, the margin pruner) on both GPUs of a 2-GPU
 # H200, then `search.confirm` of its pick at 4 fresh seeds. About 50 x 110 s of training over two
-# GPUs and 10 confirmation runs on one, so it takes several calls of under ten minutes, from the
-# project root:
+# GPUs and about 10 confirmation runs over the same two, so it takes several calls of under ten
+# minutes, from the project root:
 #   CORPUS=.corpus STATE=runs/default100M-b OUT=$OUT bash bench/h200_default100M.sh
 # (The first such study, in runs/default100M, pruned 41 of 50 trials on noise before the pruner's
-# fix: README, "Pruning". Give each fresh study its own STATE.)
+# fix: README, "Pruning". runs/default100M-b is the margin pruner's. Give each fresh study its own
+# STATE.)
 # Each call continues the study for --time-limit (no trial is cut off); the call that completes it,
 # and every later one, continues the confirmation until its time is up (a confirmation stores each
 # run as it finishes and continues where it stopped). The study must travel from call to call: each
@@ -26,7 +27,7 @@ code=$?
 echo "study: exit code $code (75: stopped at the time limit)"
 left=$((LIMIT - (SECONDS - started)))
 if [ "$code" -eq 0 ] && [ "$left" -lt 180 ]; then
-    code=75  # too little time for one confirmation run (about 140 s): the next call starts it
+    code=75  # too little time for one confirmation run (about 110 s and a start): the next starts it
 elif [ "$code" -eq 0 ]; then
     # SIGTERM at the limit: the confirmation stores what it finished and ends.
     timeout "$left" python3 -m search.confirm "${STUDY[@]}" --top 1 --seeds 4 >> "$STATE/confirm.log" 2>&1

@@ -1,6 +1,7 @@
 """Is the winner real? ``python -m search.confirm --study hourglass --top 3 --seeds 5``
 
-Retrains the study's best schedules and its baselines at several fresh seeds (seed s gives every
+Retrains the study's best schedules and its baselines at several fresh seeds, one run at a time on
+each GPU (``--gpus``, default every visible one; ``--workers`` on CPU) (seed s gives every
 schedule the same init and data order, so the comparison is paired; the seed the study selected
 its best on is never one of them, since its noise helped select them), with the study's own data,
 preset and recipe; ``--tokens`` trains longer instead. Each schedule's mean difference from the
@@ -30,9 +31,10 @@ from search.findings.confirmation_blocks import confirmation_blocks
 from search.findings.text import to_text
 from search.options.study_options import read_confirm_options
 from search.study.storage import load_existing_study
-from search.trials.confirming import confirm
+from search.trials.confirming import Workers, confirm, confirming_gpus
 from search.trials.exiting import skip_final_collection
 from search.trials.objective import confirmable_objective, study_objective
+from search.trials.plan import worker_count
 from search.trials.signals import ignore_interrupts_from_now, stop_on_sigterm
 from space.errors import describe
 
@@ -48,20 +50,19 @@ def main(argv: list[str] | None = None) -> int:
         plan = plan_confirmation(study, options.top, options.seeds, options.tokens)
         # Checked even when nothing is left to train: a wrong --objective is a mistake either way.
         confirmable_objective(plan.settings, options.objective)
-        objective = (
-            study_objective(plan.settings, options.objective, progress=sys.stderr.isatty())
-            if plan.missing
-            else None
-        )
+        gpus = confirming_gpus(options.gpus)
+        source = study_objective(plan.settings, options.objective) if plan.missing else None
     except (ValueError, ValidationError) as e:
         print(f"error: {describe(e)}", file=sys.stderr)
         return 2
+    workers = Workers(source, gpus, worker_count(gpus, options.workers)) if source else None
+    objective = source.build(progress=sys.stderr.isatty()) if source else None
     print(plan.describe())
     note = objective.data_note(plan.settings.base.variant(tokens=plan.tokens)) if objective else None
     if note:
         print(note)
     try:
-        confirmation = confirm(study, plan, objective, print)
+        confirmation = confirm(study, plan, objective, print, workers)
     except KeyboardInterrupt:
         ignore_interrupts_from_now()
         print("interrupted: finished runs are stored; run the same command to continue", file=sys.stderr)

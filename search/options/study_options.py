@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from search.findings.winner import Rule
 from search.options.common import (
     Count,
+    GpuList,
     ObjectiveName,
     StudyOptions,
     add_study_options,
@@ -39,12 +40,15 @@ class ExportOptions(StudyOptions):
 
 
 class ConfirmOptions(StudyOptions):
-    """``python -m search.confirm``: how many of the best schedules, at how many seeds and tokens, and
-    the objective to run when the study's was a user's function (never read from the study)."""
+    """``python -m search.confirm``: how many of the best schedules, at how many seeds and tokens, on
+    which GPUs (or CPU workers), and the objective to run when the study's was a user's function
+    (never read from the study)."""
 
     top: int = Field(3, ge=1)
     seeds: int = Field(5, ge=1)
     tokens: Count | None = Field(None, ge=1)
+    gpus: GpuList = Field(None, description="GPUs to train on, one worker each; None: every visible GPU")
+    workers: int = Field(1, ge=1, description="worker processes on CPU")
     objective: ObjectiveName | None = Field(
         None, description="module:function; must be the study's own objective"
     )
@@ -79,6 +83,8 @@ def read_confirm_options(doc: str | None, argv: Sequence[str] | None) -> Confirm
     add("--top", type=int, help="best distinct schedules of the study to confirm (default 3)")
     add("--seeds", type=int, help="fresh seeds per schedule: the study's seed+1 ... seed+N (default 5)")
     add("--tokens", help="training tokens per run, e.g. 200M (default: the study's trial budget)")
+    add("--gpus", help="GPUs to train on, one run at a time each, e.g. 0,1 (default: every visible GPU)")
+    add("--workers", type=int, help="worker processes on CPU (default 1)")
     add(
         "--objective",
         help="module:function that scored the study's trials, when it was not the built-in trainer: "

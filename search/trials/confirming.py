@@ -5,6 +5,7 @@ store the verdict and show it in the study's note."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import optuna
 
@@ -14,49 +15,107 @@ from search.findings.note import update_study_note
 from search.findings.verdicts import Trained, summarize_confirmation
 from search.study import record
 from search.training.outcome import TrainingFailed
-from search.trials.objective import Objective
+from search.trials.confirm_workers import train_in_workers
+from search.trials.objective import Evaluation, Objective, ObjectiveSource
+from search.trials.plan import chosen_gpus
+
+
+@dataclass(frozen=True)
+class Workers:
+    """Where a confirmation trains: ``count`` spawned workers building ``source``, worker ``i`` on
+    ``gpus[i]`` (none on CPU)."""
+
+    source: ObjectiveSource
+    gpus: tuple[int, ...]
+    count: int
 
 
 def train_missing(
-    study: optuna.Study, plan: ConfirmPlan, objective: Objective, log: Callable[[str], None]
+    study: optuna.Study,
+    plan: ConfirmPlan,
+    objective: Objective,
+    log: Callable[[str], None],
+    workers: Workers | None = None,
 ) -> Trained:
     """Train every missing run of ``plan`` (the study's base run with the candidate's schedule, the
-    seed and the plan's tokens), storing each with the study as soon as it finishes."""
+    seed and the plan's tokens), storing each with the study as soon as it finishes: here with
+    ``objective``, or spread over ``workers`` when there are more than one."""
     trained = Trained()
-    for candidate, seed in plan.missing:
-        config = plan.settings.base.variant(schedule=candidate.schedule, seed=seed, tokens=plan.tokens)
+    runs = [
+        (
+            candidate,
+            seed,
+            plan.settings.base.variant(schedule=candidate.schedule, seed=seed, tokens=plan.tokens),
+        )
+        for candidate, seed in plan.missing
+    ]
+
+    def finished(index: int, outcome: Evaluation | TrainingFailed) -> None:
+        candidate, seed, _ = runs[index]
         label = f"{candidate.name} ({candidate.key}) seed {seed}"
-        try:
-            evaluation = objective.evaluate(config, lambda tokens, loss: None)
-        except TrainingFailed as e:
-            trained.failures[(candidate.key, seed)] = f"{e.kind}: {e.reason}"
-            log(f"{label}: failed, {e.reason}")
-            continue
+        if isinstance(outcome, TrainingFailed):
+            trained.failures[(candidate.key, seed)] = f"{outcome.kind}: {outcome.reason}"
+            log(f"{label}: failed, {outcome.reason}")
+            return
         run = StoredRun(
             schedule=candidate.key,
             seed=seed,
             tokens=plan.tokens,
-            val_loss=evaluation.value,
-            val_bpb=evaluation.attrs.get(record.VAL_BPB),
-            wall_s=evaluation.attrs.get(record.WALL_S),
-            passes=evaluation.attrs.get(record.PASSES),
+            val_loss=outcome.value,
+            val_bpb=outcome.attrs.get(record.VAL_BPB),
+            wall_s=outcome.attrs.get(record.WALL_S),
+            passes=outcome.attrs.get(record.PASSES),
         )
         store_run(study, run)
         trained.losses[(run.schedule, run.seed, run.tokens)] = run.val_loss
         log(f"{label}: val_loss {run.val_loss:.4f}")
+
+    if workers is not None and workers.count > 1 and len(runs) > 1:
+        count = min(workers.count, len(runs))
+        log(
+            f"training {len(runs)} runs on {count} workers"
+            + (f" (GPUs {_listed(workers.gpus[:count])})" if workers.gpus else "")
+        )
+        train_in_workers(workers.source, [config for *_, config in runs], workers.gpus, count, finished)
+        return trained
+    for index, (_, _, config) in enumerate(runs):
+        try:
+            outcome: Evaluation | TrainingFailed = objective.evaluate(config, lambda tokens, loss: None)
+        except TrainingFailed as e:
+            outcome = e
+        finished(index, outcome)
     return trained
 
 
+def confirming_gpus(asked: tuple[int, ...] | None) -> tuple[int, ...]:
+    """The GPUs ``--gpus`` asks for (None: every visible one), the first made this process's
+    device; ValueError names one that is not there."""
+    import torch  # here, not at the top: the checks before this one answer without it
+
+    gpus = chosen_gpus(asked, torch.cuda.device_count())
+    if gpus:
+        torch.cuda.set_device(gpus[0])
+    return gpus
+
+
+def _listed(gpus: tuple[int, ...]) -> str:
+    return ",".join(map(str, gpus))
+
+
 def confirm(
-    study: optuna.Study, plan: ConfirmPlan, objective: Objective | None, log: Callable[[str], None]
+    study: optuna.Study,
+    plan: ConfirmPlan,
+    objective: Objective | None,
+    log: Callable[[str], None],
+    workers: Workers | None = None,
 ) -> Confirmation:
-    """Train what ``plan`` lacks, then store the record with the study and show it in its note;
-    ``objective`` may be None only when nothing is missing."""
+    """Train what ``plan`` lacks (here, or on ``workers``), then store the record with the study and
+    show it in its note; ``objective`` may be None only when nothing is missing."""
     trained = Trained()
     if plan.missing:
         if objective is None:
             raise ValueError(f"{len(plan.missing)} runs must be trained but no objective was given")
-        trained = train_missing(study, plan, objective, log)
+        trained = train_missing(study, plan, objective, log, workers)
     confirmation = summarize_confirmation(plan, trained)
     if store_confirmation(study, confirmation):
         update_study_note(study)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from model.presets import get_preset
-from search.data.prepare import PreparedData, prepare_data
+from search.data.prepare import PreparedData, SentData, prepare_data
 from search.study.settings import BUILTIN_OBJECTIVE, StudySettings
 from search.training.devices import training_device
 from search.training.outcome import Reporter, TrainingFailed
@@ -154,13 +154,26 @@ def confirmable_objective(settings: StudySettings, named: str | None) -> str:
     return named or BUILTIN_OBJECTIVE
 
 
-def study_objective(settings: StudySettings, named: str | None, progress: bool) -> Objective:
+@dataclass(frozen=True)
+class ObjectiveSource:
+    """A study's objective as a spawned process can build it again: the name, and the prepared
+    data as sent (its token cache folder, never the arrays)."""
+
+    spec: str
+    data: SentData | None
+
+    def build(self, progress: bool) -> Objective:
+        """The objective, in this process, on its device."""
+        return make_objective(self.spec, self.data.open() if self.data is not None else None, progress)
+
+
+def study_objective(settings: StudySettings, named: str | None) -> ObjectiveSource:
     """What a study's trials were scored by, on the same data: the built-in trainer, or the user's
     function ``named`` on the command line when it is the study's own (see
     :func:`confirmable_objective`). ValueError when it is not, or when the data changed."""
     spec = confirmable_objective(settings, named)
     if spec != BUILTIN_OBJECTIVE:
-        return make_objective(spec, None, progress)
+        return ObjectiveSource(spec, None)
     prepared = prepare_data(settings.base.data, get_preset(settings.preset).model.vocab_size)
     recorded = settings.base.provenance
     if recorded is not None and recorded.data_hash != prepared.tokens.key:
@@ -168,4 +181,4 @@ def study_objective(settings: StudySettings, named: str | None, progress: bool) 
             f"the data or tokenizer differ from the study's (token cache {prepared.tokens.key}, the "
             f"study's {recorded.data_hash}): new runs would not be comparable with its trials"
         )
-    return make_objective(spec, prepared, progress)
+    return ObjectiveSource(spec, SentData.of(prepared))

@@ -262,6 +262,8 @@ def test_failed_runs_are_recorded_and_left_out_of_the_pairs(storage: Path) -> No
         (["--top", "0"], "--top: must be at least 1"),
         (["--seeds", "0"], "--seeds: must be at least 1"),
         (["--study", "../x"], "must be 1-100 letters"),
+        (["--gpus", "9"], "--gpus 9: this machine has"),
+        (["--gpus", "a"], "must be GPU numbers like 0,1"),
     ],
 )
 def test_bad_requests_fail_clearly_and_store_nothing(

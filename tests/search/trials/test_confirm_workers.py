@@ -1,0 +1,86 @@
+"""search.confirm on several workers: the same runs as in one process, stored by the parent; a
+worker that dies costs its run only."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from search import confirm as confirm_command
+from search.findings.confirmation import CONFIRMATIONS_ATTR, RUNS_ATTR
+from search.run import main as run_main
+from tests.search.test_confirm import STUDY, copy_study, load, one_torch_thread
+
+
+def stored_losses(storage: Path) -> dict[tuple[str, int], float]:
+    return {(r["schedule"], r["seed"]): r["val_loss"] for r in load(storage).user_attrs[RUNS_ATTR]}
+
+
+def test_two_workers_train_and_store_what_one_process_does(
+    tmp_path_factory: pytest.TempPathFactory, corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    one = copy_study(tmp_path_factory, corpus, tmp_path / "one")
+    two = copy_study(tmp_path_factory, corpus, tmp_path / "two")
+    args = ["--study", STUDY, "--top", "1", "--seeds", "2"]
+    with one_torch_thread():
+        assert confirm_command.main([*args, "--storage", str(one)]) == 0
+    capsys.readouterr()
+    assert confirm_command.main([*args, "--storage", str(two), "--workers", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "training 5 runs on 2 workers" in out and out.count(": val_loss ") == 5
+    # Every run stored once, each with the loss the same run had in one process (1 CPU thread each).
+    assert stored_losses(two) == pytest.approx(stored_losses(one), abs=1e-6)
+    assert len(load(two).user_attrs[RUNS_ATTR]) == 5
+    (first,) = load(one).user_attrs[CONFIRMATIONS_ATTR]
+    (second,) = load(two).user_attrs[CONFIRMATIONS_ATTR]
+    assert second["verdict"] == first["verdict"] and second["trained"] == 5
+
+
+DYING = "confirm_dying_objective"
+DYING_SOURCE = '''
+"""Scores a schedule by its distance from the hand-found one; its process dies on hand-found at seed 2."""
+import os
+
+HAND = (8, 4, 4, 4, 3, 3, 3, 3, 4, 4, 4, 4)
+
+
+def score(config, report):
+    mults = tuple(config.model.schedule.mults)
+    if mults == HAND and config.seed == 2:
+        os._exit(3)
+    return float(sum((m - t) ** 2 for m, t in zip(mults, HAND, strict=True))) + 0.001 * config.seed
+'''
+
+
+@pytest.fixture
+def dying_study(tmp_path: Path, tiny_args: list[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    (tmp_path / f"{DYING}.py").write_text(DYING_SOURCE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    storage = tmp_path / "studies.db"
+    args = ["--trials", "4", "--preset", "tiny", "--study", STUDY, "--storage", str(storage)]
+    assert run_main([*args, "--pruner", "none", "--objective", f"{DYING}:score", *tiny_args]) == 0
+    yield storage
+    sys.modules.pop(DYING, None)
+
+
+def test_a_worker_that_dies_fails_its_run_and_the_others_train_the_rest(
+    dying_study: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--study", STUDY, "--storage", str(dying_study), "--top", "1", "--seeds", "3", "--workers", "2"]
+    assert confirm_command.main([*args, "--objective", f"{DYING}:score"]) == 0
+    out = capsys.readouterr().out
+    assert "ended with exit code 3" in out
+    (record,) = load(dying_study).user_attrs[CONFIRMATIONS_ATTR]
+    hand_found = next(r for r in record["schedules"] if r["name"] == "hand-found")
+    assert set(hand_found["failed"]) == {"2"} and "ended with exit code 3" in hand_found["failed"]["2"]
+    assert set(hand_found["losses"]) == {"1", "3"}
+    for result in record["schedules"]:
+        if result["name"] != "hand-found":
+            assert set(result["losses"]) == {"1", "2", "3"}
+    stored = stored_losses(dying_study)
+    assert len(stored) == record["trained"] and all(seed != 0 for _, seed in stored)
