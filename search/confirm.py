@@ -31,6 +31,7 @@ from search.findings.confirmation_blocks import confirmation_blocks
 from search.findings.text import to_text
 from search.options.study_options import read_confirm_options
 from search.study.storage import load_existing_study
+from search.trials.confirm_workers import WorkersEnded
 from search.trials.confirming import Workers, confirm, confirming_gpus
 from search.trials.exiting import skip_final_collection
 from search.trials.objective import confirmable_objective, study_objective
@@ -67,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         ignore_interrupts_from_now()
         print("interrupted: finished runs are stored; run the same command to continue", file=sys.stderr)
         return 130
+    except WorkersEnded as e:
+        print(f"error: {e}; finished runs are stored", file=sys.stderr)
+        return 1
     print()
     print(to_text(confirmation_blocks(confirmation, heading=False)))
     return 0

@@ -41,6 +41,10 @@ class Finished:
 Outcome = Evaluation | TrainingFailed
 
 
+class WorkersEnded(RuntimeError):
+    """Every worker ended with runs left untrained."""
+
+
 def train_in_workers(
     source: ObjectiveSource,
     configs: Sequence[RunConfig],
@@ -51,12 +55,15 @@ def train_in_workers(
     """Train ``configs`` in ``workers`` spawned processes (worker ``i`` sees ``gpus[i]`` alone; none
     on CPU), calling ``finished(index, outcome)`` here as each run ends, in the order they end.
 
-    A run whose worker died is reported failed and the other workers take the rest; RuntimeError
-    when every worker ended with runs left. An interrupt here ends the workers, their runs in
-    progress lost.
+    A run whose worker died is reported failed and the other workers take the rest;
+    :class:`WorkersEnded` when every worker ended with runs left. An interrupt here ends the
+    workers, their runs in progress lost.
     """
     context = multiprocessing.get_context("spawn")
     tasks = context.Queue()
+    # Runs left when every worker has died stay in the queue: this process must not wait at its exit
+    # for them to be read.
+    tasks.cancel_join_thread()
     for index, config in enumerate(configs):
         tasks.put((index, config))
     for _ in range(workers):
@@ -87,7 +94,7 @@ def train_in_workers(
             process.join()
     if left:
         codes = ", ".join(str(p.exitcode) for p in processes)
-        raise RuntimeError(f"every worker ended (exit codes {codes}) with {left} run(s) not trained")
+        raise WorkersEnded(f"every worker ended (exit codes {codes}) with {left} run(s) not trained")
 
 
 def _collect(

@@ -84,3 +84,20 @@ def test_a_worker_that_dies_fails_its_run_and_the_others_train_the_rest(
             assert set(result["losses"]) == {"1", "2", "3"}
     stored = stored_losses(dying_study)
     assert len(stored) == record["trained"] and all(seed != 0 for _, seed in stored)
+
+
+def test_when_every_worker_dies_the_runs_left_are_named_and_nothing_hangs(
+    dying_study: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Every run dies from now on: the confirmation's seeds are never the study's seed 0.
+    module = dying_study.parent / f"{DYING}.py"
+    module.write_text(DYING_SOURCE.replace("if mults == HAND and config.seed == 2:", "if config.seed > 0:"))
+    sys.modules.pop(DYING, None)
+    args = ["--study", STUDY, "--storage", str(dying_study), "--top", "1", "--seeds", "3", "--workers", "2"]
+    assert confirm_command.main([*args, "--objective", f"{DYING}:score"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.count("ended with exit code 3") == 2
+    assert "error: every worker ended (exit codes 3, 3) with" in captured.err
+    assert "run(s) not trained; finished runs are stored" in captured.err
+    assert RUNS_ATTR not in load(dying_study).user_attrs
+    assert CONFIRMATIONS_ATTR not in load(dying_study).user_attrs
