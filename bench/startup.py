@@ -69,7 +69,7 @@ _TIMED: list[tuple[Any, str, str]] = [
     (search.trials.workers, "start_children", "start the children"),
     (search.trials.spawning, "driver_gpu_count", "driver gpu count (libcuda)"),
     (search.trials.working, "make_objective", "make_objective"),
-    (search.trials.plan, "_visible_gpus", "visible gpus (torch.cuda)"),
+    (search.trials.plan, "visible_gpus", "visible gpus (torch.cuda)"),
     (search.trials.plan, "load_space_spec", "space spec"),
     (search.trials.plan, "open_storage", "open_storage"),
     (search.trials.plan, "prepare_data", "prepare_data"),

@@ -1,10 +1,10 @@
 """Is the winner real? ``python -m search.confirm --study hourglass --top 3 --seeds 5``
 
-Retrains the study's best schedules and its baselines at several fresh seeds, one run at a time on
-each GPU (``--gpus``, default every visible one; ``--workers`` on CPU) (seed s gives every
+Retrains the study's best schedules and its baselines at several fresh seeds (seed s gives every
 schedule the same init and data order, so the comparison is paired; the seed the study selected
 its best on is never one of them, since its noise helped select them), with the study's own data,
-preset and recipe; ``--tokens`` trains longer instead. Each schedule's mean difference from the
+preset and recipe; ``--tokens`` trains longer instead. Each GPU of ``--gpus`` (default every
+visible one; ``--workers`` on CPU) trains one run at a time. Each schedule's mean difference from the
 reference baseline (uniform) comes with a t-based confidence interval, and a winner is named
 only when its whole interval lies below zero. A longer run also reports Kendall's tau between
 the short and the long ranking: whether the search's short trials predict longer training.

@@ -15,9 +15,9 @@ from search.findings.note import update_study_note
 from search.findings.verdicts import Trained, summarize_confirmation
 from search.study import record
 from search.training.outcome import TrainingFailed
-from search.trials.confirm_workers import train_in_workers
-from search.trials.objective import Evaluation, Objective, ObjectiveSource
-from search.trials.plan import chosen_gpus
+from search.trials.confirm_workers import Outcome, train_in_workers
+from search.trials.objective import Objective, ObjectiveSource
+from search.trials.plan import visible_gpus
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ def train_missing(
         for candidate, seed in plan.missing
     ]
 
-    def finished(index: int, outcome: Evaluation | TrainingFailed) -> None:
+    def finished(index: int, outcome: Outcome) -> None:
         candidate, seed, _ = runs[index]
         label = f"{candidate.name} ({candidate.key}) seed {seed}"
         if isinstance(outcome, TrainingFailed):
@@ -80,7 +80,7 @@ def train_missing(
         return trained
     for index, (_, _, config) in enumerate(runs):
         try:
-            outcome: Evaluation | TrainingFailed = objective.evaluate(config, lambda tokens, loss: None)
+            outcome: Outcome = objective.evaluate(config, lambda tokens, loss: None)
         except TrainingFailed as e:
             outcome = e
         finished(index, outcome)
@@ -92,7 +92,7 @@ def confirming_gpus(asked: tuple[int, ...] | None) -> tuple[int, ...]:
     device; ValueError names one that is not there."""
     import torch  # here, not at the top: the checks before this one answer without it
 
-    gpus = chosen_gpus(asked, torch.cuda.device_count())
+    gpus = visible_gpus(asked)
     if gpus:
         torch.cuda.set_device(gpus[0])
     return gpus

@@ -69,7 +69,7 @@ def make_plan(options: SearchOptions, log: bool = True) -> SearchPlan:
     preset_name, preset_note = _chosen_preset(options, data)
     preset_model = get_preset(preset_name).model
     baseline_schedules(space_spec, space_spec.build(preset_model.budget))  # listed baselines are checked now
-    gpus = _visible_gpus(options.gpus)
+    gpus = visible_gpus(options.gpus)
     settings = _settings(options, preset_name, space_spec, data, None)
     check_budget(settings.base)
     existing = open_if_present(options.storage)
@@ -172,7 +172,8 @@ def continue_command(options: SearchOptions, stored: StudySettings) -> str:
     return " ".join(words)
 
 
-def _visible_gpus(asked: tuple[int, ...] | None) -> tuple[int, ...]:
+def visible_gpus(asked: tuple[int, ...] | None) -> tuple[int, ...]:
+    """:func:`chosen_gpus` among the GPUs torch sees."""
     import torch  # here, not at the top: the checks before this one answer without it
 
     return chosen_gpus(asked, torch.cuda.device_count())
