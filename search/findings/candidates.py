@@ -79,9 +79,10 @@ class ConfirmPlan:
 
     @property
     def missing(self) -> list[tuple[Candidate, int]]:
-        """(schedule, seed) pairs with no result at these tokens yet."""
+        """(schedule, seed) pairs with no result at these tokens yet, seed by seed: a confirmation
+        stopped early then leaves whole seeds, each a paired comparison of every schedule."""
         return [
-            (c, s) for c in self.candidates for s in self.seeds if (c.key, s, self.tokens) not in self.known
+            (c, s) for s in self.seeds for c in self.candidates if (c.key, s, self.tokens) not in self.known
         ]
 
     def describe(self) -> str:

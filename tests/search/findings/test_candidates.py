@@ -84,8 +84,15 @@ def test_a_plan_compares_at_fresh_seeds_and_reuses_the_runs_made_there() -> None
     assert plan.seeds == [8, 9, 10]
     assert [c.name for c in plan.candidates] == ["uniform", "hand-found", "trial 4"]
     missing = [(c.name, seed) for c, seed in plan.missing]
-    assert missing == [("uniform", 10)] + [
-        (name, s) for name in ("hand-found", "trial 4") for s in (8, 9, 10)
+    # Seed by seed, so that a confirmation stopped early leaves whole seeds.
+    assert missing == [
+        ("hand-found", 8),
+        ("trial 4", 8),
+        ("hand-found", 9),
+        ("trial 4", 9),
+        ("uniform", 10),
+        ("hand-found", 10),
+        ("trial 4", 10),
     ]
     assert plan.describe().startswith(
         "confirming 3 schedules (uniform, hand-found, trial 4) at fresh seeds 8-10 "
