@@ -66,7 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         confirmation = confirm(study, plan, objective, print, workers)
     except KeyboardInterrupt:
         ignore_interrupts_from_now()
-        print("interrupted: finished runs are stored; run the same command to continue", file=sys.stderr)
+        print(
+            "interrupted: finished runs are stored, with an unfinished record in the study's note; "
+            "run the same command to continue",
+            file=sys.stderr,
+        )
         return 130
     except WorkersEnded as e:
         print(f"error: {e}; finished runs are stored", file=sys.stderr)

@@ -84,6 +84,15 @@ class Confirmation(BaseModel):
         default_factory=dict,
         description="the winner's paired difference from each other baseline (not the reference)",
     )
+    missing: int = Field(
+        default=0,
+        description="runs still to train when it was stopped: an unfinished record names no winner",
+    )
+
+    @property
+    def finished(self) -> bool:
+        """Every run of its plan has a result (or failed)."""
+        return self.missing == 0
 
     def same_result(self, other: Confirmation) -> bool:
         """Whether two records differ only in when they were made and what was trained for them."""
@@ -112,8 +121,9 @@ def stored_confirmations(study: optuna.Study) -> list[Confirmation]:
 
 
 def latest_by_budget(records: Sequence[Confirmation]) -> list[Confirmation]:
-    """The latest of ``records`` (oldest first, as stored) at each token budget, shortest budget first."""
-    latest = {c.tokens: c for c in records}
+    """The latest finished one of ``records`` (oldest first, as stored) at each token budget, shortest
+    budget first: an unfinished record names no winner and does not stand for its budget."""
+    latest = {c.tokens: c for c in records if c.finished}
     return [latest[tokens] for tokens in sorted(latest)]
 
 

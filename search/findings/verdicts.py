@@ -93,8 +93,16 @@ def fidelity(
 
 
 def summarize_confirmation(plan: ConfirmPlan, trained: Trained) -> Confirmation:
-    """The record of a finished confirmation: per-schedule results, verdict and fidelity."""
+    """The record of a confirmation: per-schedule results, verdict and fidelity. One stopped before
+    its plan's runs were all trained is marked with how many are missing and names no winner: its
+    intervals are over the seeds finished so far, and stopping at a moment of one's choosing is no
+    basis for a verdict."""
     known = {**plan.known, **trained.losses}
+    missing = [
+        (c.key, seed)
+        for c, seed in plan.missing
+        if (c.key, seed, plan.tokens) not in trained.losses and (c.key, seed) not in trained.failures
+    ]
     reference = plan.candidates[0]
     losses = {c.key: _losses(known, c.key, plan.seeds, plan.tokens) for c in plan.candidates}
     results, differences = [], {}
@@ -118,12 +126,22 @@ def summarize_confirmation(plan: ConfirmPlan, trained: Trained) -> Confirmation:
             )
         )
     winner, sentence = verdict(differences, reference.name, plan.seeds_text)
+    if missing:
+        total = len(plan.candidates) * len(plan.seeds)
+        winner, sentence = (
+            None,
+            (
+                f"unfinished, {len(missing)} of {total} runs still to train (the same command continues it), "
+                f"so no winner is named; over the runs finished so far, {sentence}"
+            ),
+        )
     winner_against = against_baselines(plan, losses, winner)
     # The short side holds the study's own ranking, made at its seed, beside any short runs at the
     # fresh seeds: the study seed is left out of the comparison above, not out of this check.
     short_seeds = [plan.study_seed, *plan.seeds]
     short = {r.name: _losses(known, r.schedule, short_seeds, plan.study_tokens) for r in results}
     long = {r.name: r.mean for r in results if r.mean is not None}
+    longer = plan.tokens != plan.study_tokens
     return Confirmation(
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         study_tokens=plan.study_tokens,
@@ -136,9 +154,10 @@ def summarize_confirmation(plan: ConfirmPlan, trained: Trained) -> Confirmation:
         verdict=sentence,
         trained=len(trained.losses),
         reused=len(plan.candidates) * len(plan.seeds) - len(plan.missing),
-        fidelity=fidelity(short, long, plan.study_tokens) if plan.tokens != plan.study_tokens else None,
+        fidelity=fidelity(short, long, plan.study_tokens) if longer and not missing else None,
         ranking=plan.ranking,
         winner_against=winner_against,
+        missing=len(missing),
     )
 
 

@@ -53,7 +53,7 @@ def choose_winner(findings: StudyFindings, choice: Rule | int | None = None) -> 
         return _model(findings)
     if choice == "observed":
         return _observed(findings)
-    if findings.confirmations:
+    if latest_by_budget(findings.confirmations):
         return _confirmed(findings)
     if findings.pick is not None:
         winner = _model(findings)
@@ -67,12 +67,14 @@ def choose_winner(findings: StudyFindings, choice: Rule | int | None = None) -> 
 
 
 def _confirmed(findings: StudyFindings) -> Winner:
-    if not findings.confirmations:
+    finished = latest_by_budget(findings.confirmations)
+    if not finished:
+        unfinished = " (an unfinished one continues with the same command)" if findings.confirmations else ""
         raise ValueError(
-            f"study '{findings.name}' has no confirmation yet: run python -m search.confirm first, "
-            "or choose --rule model or --rule observed"
+            f"study '{findings.name}' has no finished confirmation yet{unfinished}: run python -m "
+            "search.confirm first, or choose --rule model or --rule observed"
         )
-    latest = latest_by_budget(findings.confirmations)[-1]
+    latest = finished[-1]
     when = f"the latest confirmation at the longest budget ({latest.created}, {latest.tokens:,} tokens)"
     if latest.winner is None:
         [reference] = [r for r in latest.schedules if r.name == latest.reference]

@@ -15,9 +15,10 @@ from search.findings.note import update_study_note
 from search.findings.verdicts import Trained, summarize_confirmation
 from search.study import record
 from search.training.outcome import TrainingFailed
-from search.trials.confirm_workers import Outcome, train_in_workers
+from search.trials.confirm_workers import Outcome, WorkersEnded, train_in_workers
 from search.trials.objective import Objective, ObjectiveSource
 from search.trials.plan import visible_gpus
+from search.trials.signals import ignore_interrupts_from_now
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,12 @@ def train_missing(
     plan: ConfirmPlan,
     objective: Objective,
     log: Callable[[str], None],
+    trained: Trained,
     workers: Workers | None = None,
-) -> Trained:
+) -> None:
     """Train every missing run of ``plan`` (the study's base run with the candidate's schedule, the
-    seed and the plan's tokens), storing each with the study as soon as it finishes: here with
-    ``objective``, or spread over ``workers`` when there are more than one."""
-    trained = Trained()
+    seed and the plan's tokens), storing each with the study as soon as it finishes and adding it to
+    ``trained``: here with ``objective``, or spread over ``workers`` when there are more than one."""
     runs = [
         (
             candidate,
@@ -77,14 +78,13 @@ def train_missing(
             + (f" (GPUs {_listed(workers.gpus[:count])})" if workers.gpus else "")
         )
         train_in_workers(workers.source, [config for *_, config in runs], workers.gpus, count, finished)
-        return trained
+        return
     for index, (_, _, config) in enumerate(runs):
         try:
             outcome: Outcome = objective.evaluate(config, lambda tokens, loss: None)
         except TrainingFailed as e:
             outcome = e
         finished(index, outcome)
-    return trained
 
 
 def confirming_gpus(asked: tuple[int, ...] | None) -> tuple[int, ...]:
@@ -110,15 +110,37 @@ def confirm(
     workers: Workers | None = None,
 ) -> Confirmation:
     """Train what ``plan`` lacks (here, or on ``workers``), then store the record with the study and
-    show it in its note; ``objective`` may be None only when nothing is missing."""
+    show it in its note; ``objective`` may be None only when nothing is missing. Stopped by an
+    interrupt or by its workers' deaths, it stores an unfinished record of the runs made so far
+    (when it finished any), so the note and the report show them, and raises again."""
     trained = Trained()
-    if plan.missing:
-        if objective is None:
-            raise ValueError(f"{len(plan.missing)} runs must be trained but no objective was given")
-        trained = train_missing(study, plan, objective, log, workers)
+    if plan.missing and objective is None:
+        raise ValueError(f"{len(plan.missing)} runs must be trained but no objective was given")
+    try:
+        if plan.missing and objective is not None:
+            train_missing(study, plan, objective, log, trained, workers)
+    except KeyboardInterrupt:
+        ignore_interrupts_from_now()  # so that a second Ctrl-C does not cut the record short
+        _store_unfinished(study, plan, trained)
+        raise
+    except WorkersEnded:
+        _store_unfinished(study, plan, trained)
+        raise
     confirmation = summarize_confirmation(plan, trained)
-    if store_confirmation(study, confirmation):
-        update_study_note(study)
-    else:
+    if not _store(study, confirmation):
         log("the same result as the latest stored confirmation: not stored again")
     return confirmation
+
+
+def _store_unfinished(study: optuna.Study, plan: ConfirmPlan, trained: Trained) -> None:
+    # Failures alone add nothing to show: the record would hold only what the last one held.
+    if trained.losses:
+        _store(study, summarize_confirmation(plan, trained))
+
+
+def _store(study: optuna.Study, confirmation: Confirmation) -> bool:
+    """Store ``confirmation`` and show it in the study's note, unless the latest has its result."""
+    stored = store_confirmation(study, confirmation)
+    if stored:
+        update_study_note(study)
+    return stored

@@ -96,7 +96,7 @@ def test_a_study_too_small_for_the_model_exports_its_lowest_loss_and_says_why(
     mults = ", ".join(map(str, record.mults(best)))
     assert f'"mults": [{mults}]' in (storage.parent / "best.json").read_text()
     assert "choose --rule observed" in refused(storage, capsys, "--rule", "model")
-    assert "has no confirmation yet" in refused(storage, capsys, "--rule", "confirmed")
+    assert "has no finished confirmation yet" in refused(storage, capsys, "--rule", "confirmed")
 
 
 def test_the_winner_of_the_latest_confirmation_at_the_longest_budget_is_exported_by_default(

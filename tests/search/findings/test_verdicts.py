@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from search.findings.candidates import plan_confirmation
+from search.findings.confirmation import latest_by_budget
 from search.findings.stats import mean_difference
 from search.findings.verdicts import Trained, fidelity, result_status, summarize_confirmation, verdict
 from tests.search.findings.test_candidates import small_study
@@ -103,3 +104,23 @@ def test_without_a_winner_nothing_is_measured_against_the_baselines() -> None:
     }
     record = summarize_confirmation(plan, Trained(losses=losses))
     assert record.winner is None and record.winner_against == {}
+
+
+def test_a_confirmation_stopped_early_is_marked_unfinished_and_names_no_winner() -> None:
+    plan = plan_confirmation(small_study(), top=1, seeds=3, tokens=1000)
+    long = {"uniform": 3.3, "hand-found": 3.2, "trial 4": 3.1}
+    # Seeds 8 and 9 of every schedule, and uniform's seed 10: what a confirmation stopped there has.
+    done = [(c, s) for c, s in plan.missing][:7]
+    losses = {(c.key, s, 1000): long[c.name] + 0.001 * s for c, s in done}
+    failed = {(plan.candidates[1].key, 10): "out_of_memory: too large"}
+    record = summarize_confirmation(plan, Trained(losses=losses, failures=failed))
+    assert record.missing == 1 and not record.finished  # trial 4 at seed 10; a failed run is done
+    assert record.winner is None and record.winner_against == {} and record.fidelity is None
+    assert record.verdict.startswith("unfinished, 1 of 9 runs still to train (the same command continues it)")
+    assert "over the runs finished so far, trial 4 beats uniform" in record.verdict
+    assert latest_by_budget([record]) == []
+
+    losses[(plan.candidates[2].key, 10, 1000)] = 3.11
+    finished = summarize_confirmation(plan, Trained(losses=losses, failures=failed))
+    assert finished.finished and finished.winner == "trial 4"
+    assert latest_by_budget([finished, record]) == [finished]  # the later, unfinished one does not stand

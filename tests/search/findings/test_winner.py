@@ -124,6 +124,16 @@ def test_the_longest_budget_decides_over_a_later_shorter_one() -> None:
     )
 
 
+def test_an_unfinished_confirmation_decides_nothing() -> None:
+    unfinished = confirmation(None, "2026-12-03").model_copy(update={"missing": 2})
+    f = findings(with_baselines(study_trials()), [confirmation("trial 4"), unfinished])
+    assert choose_winner(f).trial.number == 4  # the finished one before it still stands
+    alone = findings(with_baselines(study_trials()), [unfinished])
+    assert choose_winner(alone).rule == "model"
+    with pytest.raises(ValueError, match=r"no finished confirmation yet \(an unfinished one continues"):
+        choose_winner(alone, "confirmed")
+
+
 def test_a_baseline_that_wins_is_its_trial_at_the_study_seed() -> None:
     f = findings(with_baselines(study_trials()), [confirmation("hand-found")])
     assert choose_winner(f, "confirmed").trial.number == 22
@@ -163,7 +173,7 @@ def test_below_the_models_minimum_the_default_falls_back_to_the_lowest_loss() ->
 
 def test_rules_without_their_evidence_are_errors() -> None:
     with pytest.raises(
-        ValueError, match=r"study 'demo' has no confirmation yet: run python -m search\.confirm"
+        ValueError, match=r"study 'demo' has no finished confirmation yet: run python -m search\.confirm"
     ):
         choose_winner(findings(with_baselines(study_trials())), "confirmed")
     failed_only = [trial(0, UNIFORM, None, state=TrialState.FAIL)]

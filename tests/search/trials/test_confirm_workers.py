@@ -1,13 +1,16 @@
 """search.confirm on several workers: the same runs as in one process, stored by the parent; a
-worker that dies costs its run only."""
+worker that dies costs its run only. A confirmation stopped early stores an unfinished record."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from optuna_dashboard import get_note
 
 from search import confirm as confirm_command
 from search.findings.confirmation import CONFIRMATIONS_ATTR, RUNS_ATTR
@@ -101,3 +104,51 @@ def test_when_every_worker_dies_the_runs_left_are_named_and_nothing_hangs(
     assert "run(s) not trained; finished runs are stored" in captured.err
     assert RUNS_ATTR not in load(dying_study).user_attrs
     assert CONFIRMATIONS_ATTR not in load(dying_study).user_attrs
+
+
+def test_when_the_workers_die_after_some_runs_an_unfinished_record_shows_those_runs(
+    dying_study: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Uniform and hand-found at seeds 1-3, uniform's 1 and 2 from the study. Seed by seed:
+    # hand-found's seed 1 finishes, then each worker dies on a run of seed 2 or 3 (failed, not
+    # missing) and the last run is left.
+    module = dying_study.parent / f"{DYING}.py"
+    module.write_text(DYING_SOURCE.replace("if mults == HAND and config.seed == 2:", "if config.seed >= 2:"))
+    sys.modules.pop(DYING, None)
+    args = ["--study", STUDY, "--storage", str(dying_study), "--top", "1", "--seeds", "3", "--workers", "2"]
+    assert confirm_command.main([*args, "--objective", f"{DYING}:score"]) == 1
+    assert "finished runs are stored" in capsys.readouterr().err
+    (record,) = load(dying_study).user_attrs[CONFIRMATIONS_ATTR]
+    assert record["missing"] > 0 and record["winner"] is None and record["winner_against"] == {}
+    assert record["missing"] == 1
+    assert record["verdict"].startswith("unfinished, 1 of 6 runs still to train")
+    assert all("1" in r["losses"] for r in record["schedules"])
+    assert record["trained"] == len(stored_losses(dying_study))
+
+
+def test_a_confirmation_stopped_by_sigterm_stores_an_unfinished_record_and_continues_to_a_verdict(
+    dying_study: Path,
+) -> None:
+    # As `timeout` stops it: SIGTERM, here sent by the objective itself as hand-found's seed 2 starts.
+    module = dying_study.parent / f"{DYING}.py"
+    module.write_text(
+        DYING_SOURCE.replace("os._exit(3)", "os.kill(os.getpid(), __import__('signal').SIGTERM)")
+    )
+    args = ["--study", STUDY, "--storage", str(dying_study), "--top", "1", "--seeds", "3"]
+    command = [sys.executable, "-m", "search.confirm", *args, "--objective", f"{DYING}:score"]
+    path = os.pathsep.join([str(dying_study.parent), os.getcwd()])
+    stopped = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path})
+    assert stopped.returncode == 130, stopped.stderr
+    assert "unfinished record in the study's note" in stopped.stderr
+    (unfinished,) = load(dying_study).user_attrs[CONFIRMATIONS_ATTR]
+    assert unfinished["missing"] == 3  # hand-found's seed 2, cut, and seed 3 of both
+    assert unfinished["verdict"].startswith("unfinished, 3 of 6 runs still to train")
+    assert "unfinished, 3 of 6 runs" in get_note(load(dying_study))
+
+    module.write_text(DYING_SOURCE.replace("os._exit(3)", "pass"))
+    finished = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": path})
+    assert finished.returncode == 0, finished.stderr
+    assert "3 to train" in finished.stdout
+    unfinished_again, complete = load(dying_study).user_attrs[CONFIRMATIONS_ATTR]
+    assert unfinished_again == unfinished and complete["missing"] == 0
+    assert not complete["verdict"].startswith("unfinished")
