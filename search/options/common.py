@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Annotated, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from search.options.counts import parse_count
 from search.options.durations import parse_duration
@@ -61,10 +61,23 @@ class StudyOptions(BaseModel):
     storage: str = "studies.db"
 
 
+class TrainingPlaces(StudyOptions):
+    """``--gpus`` and ``--workers``: where a command that trains on a study trains, one worker a GPU."""
+
+    gpus: GpuList = Field(None, description="GPUs to train on, one worker each; None: every visible GPU")
+    workers: int = Field(1, ge=1, description="worker processes on CPU")
+
+
 def add_study_options(parser: argparse.ArgumentParser) -> None:
     """``--study`` and ``--storage``, with their help lines."""
     parser.add_argument("--study", help="study name (default hourglass)")
     parser.add_argument("--storage", help="journal file path or Optuna storage URL (default studies.db)")
+
+
+def add_training_places(parser: argparse.ArgumentParser, each_gpu: str) -> None:
+    """``--gpus`` and ``--workers``, with their help lines; ``each_gpu`` says what a GPU does."""
+    parser.add_argument("--gpus", help=f"GPUs to train on, {each_gpu}, e.g. 0,1 (default: every visible GPU)")
+    parser.add_argument("--workers", type=int, help="worker processes on CPU (default 1)")
 
 
 def command_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:

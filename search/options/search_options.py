@@ -12,10 +12,10 @@ from model.presets import PRESETS, get_preset
 from search.options.common import (
     Count,
     Duration,
-    GpuList,
     ObjectiveName,
-    StudyOptions,
+    TrainingPlaces,
     add_study_options,
+    add_training_places,
     command_parser,
     read_options,
 )
@@ -24,7 +24,7 @@ from search.study.settings import BUILTIN_OBJECTIVE
 from space.spaces import SPACES
 
 
-class SearchOptions(StudyOptions):
+class SearchOptions(TrainingPlaces):
     """Everything ``search.run`` is asked to do; each field has the default its ``--help`` names."""
 
     trials: int = Field(50, ge=1, description="finished trials the study should have")
@@ -44,8 +44,6 @@ class SearchOptions(StudyOptions):
     pruner: Literal["margin", "median", "hyperband", "none"] = "margin"
     seed: int = Field(0, ge=0, description="data order and init of every trial, and the sampler's seed")
     tokens: Count | None = Field(None, ge=1, description="training tokens per trial; None: the preset's")
-    gpus: GpuList = Field(None, description="GPUs to use, one worker each; None: every visible GPU")
-    workers: int = Field(1, ge=1, description="worker processes on CPU")
     objective: ObjectiveName = Field(
         BUILTIN_OBJECTIVE, description="module:function scoring a config, or builtin"
     )
@@ -109,8 +107,7 @@ def read_search_options(doc: str | None, argv: Sequence[str] | None) -> SearchOp
     )
     add("--seed", type=int, help="data order and init of every trial, and the sampler's seed (default 0)")
     add("--tokens", help="training tokens per trial, e.g. 20M (default: the preset's)")
-    add("--gpus", help="GPUs to use, one worker each, e.g. 0,1 (default: every visible GPU)")
-    add("--workers", type=int, help="worker processes on CPU (default 1)")
+    add_training_places(parser, "one worker each")
     add("--objective", help="module:function scoring a config instead of the trainer")
     add("--wandb", action="store_true", help="log each trial to Weights & Biases (offline without a login)")
     add(

@@ -10,10 +10,11 @@ from pydantic import Field, model_validator
 from search.findings.winner import Rule
 from search.options.common import (
     Count,
-    GpuList,
     ObjectiveName,
     StudyOptions,
+    TrainingPlaces,
     add_study_options,
+    add_training_places,
     command_parser,
     read_options,
 )
@@ -39,7 +40,7 @@ class ExportOptions(StudyOptions):
         return self.trial if self.trial is not None else self.rule
 
 
-class ConfirmOptions(StudyOptions):
+class ConfirmOptions(TrainingPlaces):
     """``python -m search.confirm``: how many of the best schedules, at how many seeds and tokens, on
     which GPUs (or CPU workers), and the objective to run when the study's was a user's function
     (never read from the study)."""
@@ -47,8 +48,6 @@ class ConfirmOptions(StudyOptions):
     top: int = Field(3, ge=1)
     seeds: int = Field(5, ge=1)
     tokens: Count | None = Field(None, ge=1)
-    gpus: GpuList = Field(None, description="GPUs to train on, one worker each; None: every visible GPU")
-    workers: int = Field(1, ge=1, description="worker processes on CPU")
     objective: ObjectiveName | None = Field(
         None, description="module:function; must be the study's own objective"
     )
@@ -83,8 +82,7 @@ def read_confirm_options(doc: str | None, argv: Sequence[str] | None) -> Confirm
     add("--top", type=int, help="best distinct schedules of the study to confirm (default 3)")
     add("--seeds", type=int, help="fresh seeds per schedule: the study's seed+1 ... seed+N (default 5)")
     add("--tokens", help="training tokens per run, e.g. 200M (default: the study's trial budget)")
-    add("--gpus", help="GPUs to train on, one run at a time each, e.g. 0,1 (default: every visible GPU)")
-    add("--workers", type=int, help="worker processes on CPU (default 1)")
+    add_training_places(parser, "one run at a time each")
     add(
         "--objective",
         help="module:function that scored the study's trials, when it was not the built-in trainer: "
