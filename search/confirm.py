@@ -6,8 +6,11 @@ its best on is never one of them, since its noise helped select them), with the 
 preset and recipe; ``--tokens`` trains longer instead. Each GPU of ``--gpus`` (default every
 visible one; ``--workers`` on CPU) trains one run at a time. Each schedule's mean difference from the
 reference baseline (uniform) comes with a t-based confidence interval, and a winner is named
-only when its whole interval lies below zero. A longer run also reports Kendall's tau between
-the short and the long ranking: whether the search's short trials predict longer training.
+only when its whole interval lies below zero. Seeds that extend an earlier finished confirmation
+(its result seen before seeds were added) hold each such look to 1 - 5%/looks, so that adding seeds
+until an interval clears zero does not make a false winner likelier. A longer run also reports
+Kendall's tau between the short and the long ranking: whether the search's short trials predict
+longer training.
 
 Runs already made at the same (schedule, seed, tokens), by the study's trials or an earlier
 confirmation, are reused, not trained again. Every run is stored with the study as soon as it

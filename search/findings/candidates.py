@@ -15,12 +15,12 @@ the winner's low loss is partly its luck, which the same seed would count again 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from search.findings.confirmation import StoredRun, stored_runs
+from search.findings.confirmation import StoredRun, stored_confirmations, stored_runs
 from search.findings.formatting import seed_range
 from search.findings.recommend import CONFIDENCE
 from search.findings.summary import model_ranking
@@ -59,6 +59,9 @@ class ConfirmPlan:
     tokens: int
     known: dict[RunKey, float]
     ranking: str
+    earlier_seeds: list[list[int]] = field(default_factory=list)
+    """The seeds of earlier finished confirmations at these tokens that these seeds extend: results
+    already seen, each a look at the data before more seeds were added."""
 
     @property
     def study_tokens(self) -> int:
@@ -106,13 +109,21 @@ def plan_confirmation(study: optuna.Study, top: int, seeds: int, tokens: int | N
         )
     fresh = settings.base.seed + 1
     ranked, ranking = rank_trials(trials)
+    compared = list(range(fresh, fresh + seeds))
+    tokens = tokens or settings.base.train.tokens
+    earlier = {
+        tuple(c.seeds)
+        for c in stored_confirmations(study)
+        if c.finished and c.tokens == tokens and set(c.seeds) < set(compared)
+    }
     return ConfirmPlan(
         settings=settings,
         candidates=select_candidates(ranked, settings, top),
-        seeds=list(range(fresh, fresh + seeds)),
-        tokens=tokens or settings.base.train.tokens,
+        seeds=compared,
+        tokens=tokens,
         known=known_results(trials, settings, stored_runs(study)),
         ranking=ranking,
+        earlier_seeds=[list(s) for s in sorted(earlier, key=len)],
     )
 
 

@@ -84,6 +84,11 @@ class Confirmation(BaseModel):
         default_factory=dict,
         description="the winner's paired difference from each other baseline (not the reference)",
     )
+    earlier_seeds: list[list[int]] = Field(
+        default_factory=list,
+        description="seeds of the earlier finished confirmations these seeds extend, each a look already "
+        "taken: every look is held to 1 - (1 - 0.95) / looks",
+    )
     missing: int = Field(
         default=0,
         description="runs still to train when it was stopped: an unfinished record names no winner",

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from search.findings.confirmation import Confirmation, ScheduleResult
 from search.findings.document import Block, Heading, Picture, Section, Table, Text
 from search.findings.figures import confirmation_figure
-from search.findings.formatting import seed_range
+from search.findings.formatting import percent, seed_range
 from search.findings.verdicts import result_status
 
 
@@ -26,7 +26,7 @@ def result_cells(r: ScheduleResult) -> tuple[str, str, str, str, str]:
 
 def result_headers(c: Confirmation) -> tuple[str, str, str, str, str]:
     """The headers of :func:`result_cells` in ``c``'s tables."""
-    return ("seeds", "mean loss", f"vs {c.reference}", f"{c.confidence:.0%} interval", "result")
+    return ("seeds", "mean loss", f"vs {c.reference}", f"{percent(c.confidence)} interval", "result")
 
 
 def result_class(r: ScheduleResult) -> str:
@@ -81,7 +81,11 @@ def against_texts(c: Confirmation) -> list[Text]:
     return [
         Text(
             f"{c.winner} against {name}: mean difference {d.mean:+.4f}"
-            + (f", {c.confidence:.0%} interval [{d.low:+.4f}, {d.high:+.4f}]" if d.low is not None else "")
+            + (
+                f", {percent(c.confidence)} interval [{d.low:+.4f}, {d.high:+.4f}]"
+                if d.low is not None
+                else ""
+            )
             + f" over {d.n} seeds ({result_status(d)})",
             kind="verdict",
         )

@@ -9,7 +9,7 @@ from search.findings.confirmation_blocks import result_cells, result_class, resu
 from search.findings.document import Block, Picture, Section, Table, Text
 from search.findings.fidelity import BudgetFidelity, BudgetResult, Shift
 from search.findings.figures import fidelity_figure
-from search.findings.formatting import seed_range
+from search.findings.formatting import percent, seed_range
 from search.findings.stats import MeanDifference
 
 
@@ -18,7 +18,7 @@ def fidelity_section(f: BudgetFidelity) -> Section:
     longest = f.longest.confirmation
     intro = Text(
         f"The latest confirmation at each of {len(f.budgets)} token budgets. Each difference from "
-        f"{f.reference} is paired at its own budget's seeds, with its {longest.confidence:.0%} interval "
+        f"{f.reference} is paired at its own budget's seeds, with its {percent(longest.confidence)} interval "
         f"and number of seeds. Kendall's tau compares each shorter budget's ranking by mean loss with the "
         f"{f.longest.tokens:,}-token ranking, over the schedules confirmed at both. A difference is said "
         "to grow or shrink only when its intervals at the two budgets do not overlap.",

@@ -10,6 +10,7 @@ from optuna.trial import FrozenTrial
 
 from search.findings.confirmation import Confirmation
 from search.findings.fidelity import BudgetFidelity
+from search.findings.formatting import percent
 from search.findings.summary import StudySummary
 from search.study import record
 from search.training.pictures import pyplot
@@ -99,7 +100,9 @@ def confirmation_figure(confirmation: Confirmation) -> Figure:
     ax.set_yticks(range(len(shown)), [r.name for r in shown])
     ax.invert_yaxis()
     reference = confirmation.reference
-    ax.set_xlabel(f"val loss − {reference} ({confirmation.confidence:.0%} interval; left of 0 is better)")
+    ax.set_xlabel(
+        f"val loss − {reference} ({percent(confirmation.confidence)} interval; left of 0 is better)"
+    )
     fig.tight_layout()
     return fig
 
@@ -136,7 +139,7 @@ def fidelity_figure(f: BudgetFidelity) -> Figure:
         ax.set_xscale("log")
         ax.set_xlabel("training tokens")
     losses.set_ylabel("val loss (line: mean; dots: each seed)")
-    differences.set_ylabel(f"val loss − {f.reference} ({confidence:.0%} interval)")
+    differences.set_ylabel(f"val loss − {f.reference} ({percent(confidence)} interval)")
     losses.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     return fig

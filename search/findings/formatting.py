@@ -12,6 +12,11 @@ def seed_range(seeds: Sequence[int]) -> str:
     return ", ".join(map(str, seeds))
 
 
+def percent(share: float) -> str:
+    """A share as a percentage to a tenth, the tenth left out when it is zero: ``95%``, ``97.5%``."""
+    return f"{share:.1%}".replace(".0%", "%")
+
+
 def mults_text(mults: Sequence[int | float]) -> str:
     """Multipliers as users type them: ``8,4,4,4,3,3,3,3,4,4,4,4``."""
     return ",".join(map(str, mults))

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from search.findings.candidates import ConfirmPlan, RunKey
 from search.findings.confirmation import Confirmation, Fidelity, ScheduleResult
+from search.findings.formatting import percent, seed_range
 from search.findings.stats import MeanDifference, kendall_tau, mean_difference, paired_differences
 
 CONFIDENCE = 0.95
@@ -35,34 +36,43 @@ def result_status(difference: MeanDifference | None) -> str:
     return "worse" if difference.above_zero else "within noise"
 
 
+def per_look_confidence(looks: int) -> float:
+    """The confidence each of ``looks`` looks at growing seeds is held to, so that together they name
+    a false winner no more often than one look at ``CONFIDENCE`` (the union bound: it holds however
+    the decision to add seeds depended on what was seen)."""
+    return 1 - (1 - CONFIDENCE) / looks
+
+
 def verdict(
     differences: Mapping[str, MeanDifference | None],
     reference: str,
     seeds: str,
     confidence: float = CONFIDENCE,
+    looks: int = 1,
 ) -> tuple[str | None, str]:
     """The winner (the lowest mean among schedules whose interval lies below zero) and a sentence;
-    ``seeds`` says where they were compared (``fresh seeds 1-5 (the study selected on seed 0)``)."""
+    ``seeds`` says where they were compared (``fresh seeds 1-5 (the study selected on seed 0)``),
+    ``looks`` how many times results at these growing seeds have been seen, this one included."""
     better = {name: d for name, d in differences.items() if d is not None and d.below_zero}
     if not better:
         return None, (
-            f"no schedule beat {reference} beyond noise at {seeds}: no {confidence:.0%} interval of "
-            "the difference lies below zero"
+            f"no schedule beat {reference} beyond noise at {seeds}: no {percent(confidence)} interval "
+            "of the difference lies below zero"
         )
     winner = min(better, key=lambda name: better[name].mean)
     d = better[winner]
     sentence = (
-        f"{winner} beats {reference} at {seeds}: mean difference {d.mean:+.4f}, {confidence:.0%} "
+        f"{winner} beats {reference} at {seeds}: mean difference {d.mean:+.4f}, {percent(confidence)} "
         f"interval [{d.low:+.4f}, {d.high:+.4f}] over {d.n} seeds"
     )
-    if len(differences) > 1:
+    if len(differences) > 1 or looks > 1:
         # A schedule no better than the reference still gets an interval wholly below zero
-        # (1 - confidence) / 2 of the time; over several, the union bound caps the chance of a
-        # false winner.
-        chance = min(1.0, len(differences) * (1 - confidence) / 2)
-        sentence += (
-            f" (with {len(differences)} schedules compared, a false winner has at most a {chance:.0%} chance)"
-        )
+        # (1 - confidence) / 2 of the time; over several schedules and looks, the union bound caps
+        # the chance of a false winner.
+        chance = min(1.0, len(differences) * looks * (1 - confidence) / 2)
+        counted = [f"{len(differences)} schedules compared"] if len(differences) > 1 else []
+        counted += [f"{looks} looks at the seeds"] if looks > 1 else []
+        sentence += f" (with {' and '.join(counted)}, a false winner has at most a {percent(chance)} chance)"
     return winner, sentence
 
 
@@ -98,6 +108,8 @@ def summarize_confirmation(plan: ConfirmPlan, trained: Trained) -> Confirmation:
     intervals are over the seeds finished so far, and stopping at a moment of one's choosing is no
     basis for a verdict."""
     known = {**plan.known, **trained.losses}
+    looks = len(plan.earlier_seeds) + 1
+    confidence = per_look_confidence(looks)
     missing = [
         (c.key, seed)
         for c, seed in plan.missing
@@ -110,7 +122,7 @@ def summarize_confirmation(plan: ConfirmPlan, trained: Trained) -> Confirmation:
         difference = None
         if c is not reference:
             pairs = paired_differences(losses[c.key], losses[reference.key])
-            difference = mean_difference(list(pairs.values()), CONFIDENCE) if pairs else None
+            difference = mean_difference(list(pairs.values()), confidence) if pairs else None
             differences[c.name] = difference
         results.append(
             ScheduleResult(
@@ -125,7 +137,15 @@ def summarize_confirmation(plan: ConfirmPlan, trained: Trained) -> Confirmation:
                 status="reference" if c is reference else result_status(difference),
             )
         )
-    winner, sentence = verdict(differences, reference.name, plan.seeds_text)
+    winner, sentence = verdict(differences, reference.name, plan.seeds_text, confidence, looks)
+    if looks > 1:
+        seen = " and ".join(seed_range(s) for s in plan.earlier_seeds)
+        sentence += (
+            f". These seeds extend {'an earlier confirmation' if looks == 2 else 'earlier confirmations'} "
+            f"at seeds {seen}, whose result was seen before seeds were added, so each of the {looks} "
+            f"looks is held to {percent(confidence)}: adding seeds until an interval clears zero would "
+            f"otherwise name a false winner more often than {percent(1 - CONFIDENCE)}"
+        )
     if missing:
         total = len(plan.candidates) * len(plan.seeds)
         winner, sentence = (
@@ -135,7 +155,7 @@ def summarize_confirmation(plan: ConfirmPlan, trained: Trained) -> Confirmation:
                 f"so no winner is named; over the runs finished so far, {sentence}"
             ),
         )
-    winner_against = against_baselines(plan, losses, winner)
+    winner_against = against_baselines(plan, losses, winner, confidence)
     # The short side holds the study's own ranking, made at its seed, beside any short runs at the
     # fresh seeds: the study seed is left out of the comparison above, not out of this check.
     short_seeds = [plan.study_seed, *plan.seeds]
@@ -147,7 +167,7 @@ def summarize_confirmation(plan: ConfirmPlan, trained: Trained) -> Confirmation:
         study_tokens=plan.study_tokens,
         tokens=plan.tokens,
         seeds=plan.seeds,
-        confidence=CONFIDENCE,
+        confidence=confidence,
         reference=reference.name,
         schedules=results,
         winner=winner,
@@ -157,12 +177,13 @@ def summarize_confirmation(plan: ConfirmPlan, trained: Trained) -> Confirmation:
         fidelity=fidelity(short, long, plan.study_tokens) if longer and not missing else None,
         ranking=plan.ranking,
         winner_against=winner_against,
+        earlier_seeds=plan.earlier_seeds,
         missing=len(missing),
     )
 
 
 def against_baselines(
-    plan: ConfirmPlan, losses: Mapping[str, Mapping[int, float]], winner: str | None
+    plan: ConfirmPlan, losses: Mapping[str, Mapping[int, float]], winner: str | None, confidence: float
 ) -> dict[str, MeanDifference]:
     """The winner's paired difference from each baseline but the reference: beating the reference is
     the verdict; whether it also beats what a user would try by hand is the question that follows."""
@@ -175,7 +196,7 @@ def against_baselines(
             continue
         pairs = paired_differences(losses[mine.key], losses[c.key])
         if pairs:
-            against[c.name] = mean_difference(list(pairs.values()), CONFIDENCE)
+            against[c.name] = mean_difference(list(pairs.values()), confidence)
     return against
 
 

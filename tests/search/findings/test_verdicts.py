@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from search.findings.candidates import plan_confirmation
-from search.findings.confirmation import latest_by_budget
+from search.findings.confirmation import latest_by_budget, store_confirmation
 from search.findings.stats import mean_difference
 from search.findings.verdicts import Trained, fidelity, result_status, summarize_confirmation, verdict
 from tests.search.findings.test_candidates import small_study
@@ -22,7 +24,7 @@ def test_verdict_names_the_best_schedule_whose_interval_lies_below_zero() -> Non
     winner, sentence = verdict(differences, "uniform", SEEDS)
     assert winner == "trial 4"
     assert sentence.startswith(f"trial 4 beats uniform at {SEEDS}: mean difference -0.0300")
-    assert "with 3 schedules compared, a false winner has at most a 8% chance" in sentence
+    assert "with 3 schedules compared, a false winner has at most a 7.5% chance" in sentence
 
 
 def test_verdict_names_no_winner_when_every_interval_includes_zero() -> None:
@@ -124,3 +126,40 @@ def test_a_confirmation_stopped_early_is_marked_unfinished_and_names_no_winner()
     finished = summarize_confirmation(plan, Trained(losses=losses, failures=failed))
     assert finished.finished and finished.winner == "trial 4"
     assert latest_by_budget([finished, record]) == [finished]  # the later, unfinished one does not stand
+
+
+def _looked_at(earlier_seeds: list[list[int]]):
+    """Trial 4 below uniform by an amount a 95% interval clears over seeds 8-10 and a 97.5% one does
+    not; hand-found level with uniform."""
+    plan = plan_confirmation(small_study(), top=1, seeds=3, tokens=1000)
+    plan = dataclasses.replace(plan, earlier_seeds=earlier_seeds)
+    shift = {"uniform": {8: 0, 9: 0, 10: 0}, "hand-found": {8: 0.002, 9: -0.001, 10: 0}}
+    shift["trial 4"] = {8: -0.011, 9: -0.005, 10: -0.008}
+    losses = {(c.key, s, 1000): 3.3 + shift[c.name][s] for c in plan.candidates for s in plan.seeds}
+    return summarize_confirmation(plan, Trained(losses=losses))
+
+
+def test_seeds_added_after_a_look_hold_each_look_to_a_stricter_level() -> None:
+    once = _looked_at([])
+    assert once.winner == "trial 4" and once.confidence == 0.95
+    twice = _looked_at([[8, 9]])
+    assert twice.winner is None and twice.confidence == pytest.approx(0.975)
+    assert twice.earlier_seeds == [[8, 9]]
+    assert "no 97.5% interval of the difference lies below zero" in twice.verdict
+    assert "These seeds extend an earlier confirmation at seeds 8, 9, whose result was seen" in twice.verdict
+    assert "each of the 2 looks is held to 97.5%" in twice.verdict
+    [trial] = [r for r in twice.schedules if r.name == "trial 4"]
+    assert trial.status == "within noise" and trial.difference is not None and trial.difference.high > 0
+
+
+def test_a_plan_counts_the_earlier_finished_confirmations_its_seeds_extend() -> None:
+    study = small_study()
+    earlier = plan_confirmation(study, top=1, seeds=2, tokens=1000)
+    losses = {(c.key, s, 1000): 3.3 for c in earlier.candidates for s in earlier.seeds}
+    store_confirmation(study, summarize_confirmation(earlier, Trained(losses=losses)))
+    unfinished = plan_confirmation(study, top=1, seeds=1, tokens=1000)
+    store_confirmation(study, summarize_confirmation(unfinished, Trained()).model_copy(update={"missing": 3}))
+
+    assert plan_confirmation(study, top=1, seeds=3, tokens=1000).earlier_seeds == [[8, 9]]
+    assert plan_confirmation(study, top=1, seeds=2, tokens=1000).earlier_seeds == []  # the same seeds
+    assert plan_confirmation(study, top=1, seeds=3, tokens=2000).earlier_seeds == []  # another budget
