@@ -89,15 +89,21 @@ def test_a_worker_that_dies_fails_its_run_and_the_others_train_the_rest(
     assert len(stored) == record["trained"] and all(seed != 0 for _, seed in stored)
 
 
+def confirm_dying_on(storage: Path, condition: str) -> int:
+    """``search.confirm`` of ``storage``'s study, top 1 at 3 seeds on 2 workers, whose objective's
+    process dies on every run meeting ``condition``; its exit code."""
+    module = storage.parent / f"{DYING}.py"
+    module.write_text(DYING_SOURCE.replace("if mults == HAND and config.seed == 2:", f"if {condition}:"))
+    sys.modules.pop(DYING, None)
+    args = ["--study", STUDY, "--storage", str(storage), "--top", "1", "--seeds", "3", "--workers", "2"]
+    return confirm_command.main([*args, "--objective", f"{DYING}:score"])
+
+
 def test_when_every_worker_dies_the_runs_left_are_named_and_nothing_hangs(
     dying_study: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Every run dies from now on: the confirmation's seeds are never the study's seed 0.
-    module = dying_study.parent / f"{DYING}.py"
-    module.write_text(DYING_SOURCE.replace("if mults == HAND and config.seed == 2:", "if config.seed > 0:"))
-    sys.modules.pop(DYING, None)
-    args = ["--study", STUDY, "--storage", str(dying_study), "--top", "1", "--seeds", "3", "--workers", "2"]
-    assert confirm_command.main([*args, "--objective", f"{DYING}:score"]) == 1
+    assert confirm_dying_on(dying_study, "config.seed > 0") == 1
     captured = capsys.readouterr()
     assert captured.out.count("ended with exit code 3") == 2
     assert "error: every worker ended (exit codes 3, 3) with" in captured.err
@@ -112,15 +118,10 @@ def test_when_the_workers_die_after_some_runs_an_unfinished_record_shows_those_r
     # Uniform and hand-found at seeds 1-3, uniform's 1 and 2 from the study. Seed by seed:
     # hand-found's seed 1 finishes, then each worker dies on a run of seed 2 or 3 (failed, not
     # missing) and the last run is left.
-    module = dying_study.parent / f"{DYING}.py"
-    module.write_text(DYING_SOURCE.replace("if mults == HAND and config.seed == 2:", "if config.seed >= 2:"))
-    sys.modules.pop(DYING, None)
-    args = ["--study", STUDY, "--storage", str(dying_study), "--top", "1", "--seeds", "3", "--workers", "2"]
-    assert confirm_command.main([*args, "--objective", f"{DYING}:score"]) == 1
+    assert confirm_dying_on(dying_study, "config.seed >= 2") == 1
     assert "finished runs are stored" in capsys.readouterr().err
     (record,) = load(dying_study).user_attrs[CONFIRMATIONS_ATTR]
-    assert record["missing"] > 0 and record["winner"] is None and record["winner_against"] == {}
-    assert record["missing"] == 1
+    assert record["missing"] == 1 and record["winner"] is None and record["winner_against"] == {}
     assert record["verdict"].startswith("unfinished, 1 of 6 runs still to train")
     assert all("1" in r["losses"] for r in record["schedules"])
     assert record["trained"] == len(stored_losses(dying_study))
