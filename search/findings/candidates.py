@@ -21,8 +21,9 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from search.findings.confirmation import StoredRun, stored_confirmations, stored_runs
-from search.findings.formatting import seed_range
+from search.findings.formatting import percent, seed_range
 from search.findings.recommend import CONFIDENCE
+from search.findings.stats import INTERVAL_CONFIDENCE, per_look_confidence
 from search.findings.summary import model_ranking
 from search.study import record
 from search.study.schedule_model import MIN_TRIALS
@@ -95,7 +96,22 @@ class ConfirmPlan:
         return (
             f"confirming {len(self.candidates)} schedules ({names}) at {self.seeds_text}, "
             f"{self.tokens:,} tokens each: {total - len(self.missing)} of {total} runs reused, "
-            f"{len(self.missing)} to train; trials ranked by {self.ranking}"
+            f"{len(self.missing)} to train; trials ranked by {self.ranking}" + self.looks_text
+        )
+
+    @property
+    def looks_text(self) -> str:
+        """What the earlier confirmations these seeds extend cost each interval; empty without any."""
+        if not self.earlier_seeds:
+            return ""
+        looks = len(self.earlier_seeds) + 1
+        seen = " and ".join(seed_range(s) for s in self.earlier_seeds)
+        level = percent(per_look_confidence(INTERVAL_CONFIDENCE, looks))
+        return (
+            f". The seeds extend the finished confirmation{'s' if looks > 2 else ''} at seeds {seen}, "
+            "whose result was seen: each "
+            f"of the {looks} looks is held to {level} (seeds planned before looking keep "
+            f"{percent(INTERVAL_CONFIDENCE)})"
         )
 
 

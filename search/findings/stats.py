@@ -13,6 +13,9 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+# The level of the confirmations' intervals: a false winner at most 1 time in 20 (one schedule, one look).
+INTERVAL_CONFIDENCE = 0.95
+
 
 @dataclass(frozen=True)
 class MeanDifference:
@@ -63,6 +66,13 @@ def mean_difference(differences: Sequence[float], confidence: float = 0.95) -> M
 
     half_width = float(stats.t.ppf((1 + confidence) / 2, n - 1)) * sd / math.sqrt(n)
     return MeanDifference(n, mean, sd, mean - half_width, mean + half_width, confidence)
+
+
+def per_look_confidence(confidence: float, looks: int) -> float:
+    """The confidence each of ``looks`` looks at growing seeds is held to, so that together they name
+    a false winner no more often than one look at ``confidence`` (the union bound: it holds however
+    the decision to add seeds depended on what was seen)."""
+    return 1 - (1 - confidence) / looks
 
 
 def kendall_tau(first: Sequence[float], second: Sequence[float]) -> float | None:

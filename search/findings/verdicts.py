@@ -11,10 +11,16 @@ from datetime import UTC, datetime
 
 from search.findings.candidates import ConfirmPlan, RunKey
 from search.findings.confirmation import Confirmation, Fidelity, ScheduleResult
-from search.findings.formatting import percent, seed_range
-from search.findings.stats import MeanDifference, kendall_tau, mean_difference, paired_differences
+from search.findings.formatting import percent
+from search.findings.stats import (
+    INTERVAL_CONFIDENCE,
+    MeanDifference,
+    kendall_tau,
+    mean_difference,
+    paired_differences,
+    per_look_confidence,
+)
 
-CONFIDENCE = 0.95
 # Below this, the short trials' ranking is a poor guide to which schedule wins a longer run.
 MIN_TAU = 0.6
 
@@ -36,18 +42,11 @@ def result_status(difference: MeanDifference | None) -> str:
     return "worse" if difference.above_zero else "within noise"
 
 
-def per_look_confidence(looks: int) -> float:
-    """The confidence each of ``looks`` looks at growing seeds is held to, so that together they name
-    a false winner no more often than one look at ``CONFIDENCE`` (the union bound: it holds however
-    the decision to add seeds depended on what was seen)."""
-    return 1 - (1 - CONFIDENCE) / looks
-
-
 def verdict(
     differences: Mapping[str, MeanDifference | None],
     reference: str,
     seeds: str,
-    confidence: float = CONFIDENCE,
+    confidence: float = INTERVAL_CONFIDENCE,
     looks: int = 1,
 ) -> tuple[str | None, str]:
     """The winner (the lowest mean among schedules whose interval lies below zero) and a sentence;
@@ -109,7 +108,7 @@ def summarize_confirmation(plan: ConfirmPlan, trained: Trained) -> Confirmation:
     basis for a verdict."""
     known = {**plan.known, **trained.losses}
     looks = len(plan.earlier_seeds) + 1
-    confidence = per_look_confidence(looks)
+    confidence = per_look_confidence(INTERVAL_CONFIDENCE, looks)
     missing = [
         (c.key, seed)
         for c, seed in plan.missing
@@ -138,14 +137,7 @@ def summarize_confirmation(plan: ConfirmPlan, trained: Trained) -> Confirmation:
             )
         )
     winner, sentence = verdict(differences, reference.name, plan.seeds_text, confidence, looks)
-    if looks > 1:
-        seen = " and ".join(seed_range(s) for s in plan.earlier_seeds)
-        sentence += (
-            f". These seeds extend {'an earlier confirmation' if looks == 2 else 'earlier confirmations'} "
-            f"at seeds {seen}, whose result was seen before seeds were added, so each of the {looks} "
-            f"looks is held to {percent(confidence)}: adding seeds until an interval clears zero would "
-            f"otherwise name a false winner more often than {percent(1 - CONFIDENCE)}"
-        )
+    sentence += plan.looks_text
     if missing:
         total = len(plan.candidates) * len(plan.seeds)
         winner, sentence = (

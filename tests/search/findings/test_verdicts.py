@@ -146,8 +146,10 @@ def test_seeds_added_after_a_look_hold_each_look_to_a_stricter_level() -> None:
     assert twice.winner is None and twice.confidence == pytest.approx(0.975)
     assert twice.earlier_seeds == [[8, 9]]
     assert "no 97.5% interval of the difference lies below zero" in twice.verdict
-    assert "These seeds extend an earlier confirmation at seeds 8, 9, whose result was seen" in twice.verdict
-    assert "each of the 2 looks is held to 97.5%" in twice.verdict
+    assert twice.verdict.endswith(
+        ". The seeds extend the finished confirmation at seeds 8, 9, whose result was seen: each of the 2 "
+        "looks is held to 97.5% (seeds planned before looking keep 95%)"
+    )
     [trial] = [r for r in twice.schedules if r.name == "trial 4"]
     assert trial.status == "within noise" and trial.difference is not None and trial.difference.high > 0
 
@@ -160,6 +162,11 @@ def test_a_plan_counts_the_earlier_finished_confirmations_its_seeds_extend() -> 
     unfinished = plan_confirmation(study, top=1, seeds=1, tokens=1000)
     store_confirmation(study, summarize_confirmation(unfinished, Trained()).model_copy(update={"missing": 3}))
 
-    assert plan_confirmation(study, top=1, seeds=3, tokens=1000).earlier_seeds == [[8, 9]]
+    extending = plan_confirmation(study, top=1, seeds=3, tokens=1000)
+    assert extending.earlier_seeds == [[8, 9]]
+    assert extending.describe().endswith(
+        "The seeds extend the finished confirmation at seeds 8, 9, whose result was seen: each of the 2 "
+        "looks is held to 97.5% (seeds planned before looking keep 95%)"
+    )
     assert plan_confirmation(study, top=1, seeds=2, tokens=1000).earlier_seeds == []  # the same seeds
     assert plan_confirmation(study, top=1, seeds=3, tokens=2000).earlier_seeds == []  # another budget
