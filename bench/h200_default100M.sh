@@ -12,16 +12,21 @@
 # and every later one, continues the confirmation until its time is up (a confirmation stores each
 # run as it finishes and continues where it stopped). The study must travel from call to call: each
 # call packs STATE (journal and the trials' pictures) into $OUT/state.tar.gz; unpack it into STATE
-# and carry STATE in the next call. Exit code 75: run again.
+# and carry STATE in the next call. Exit code 75: run again. SEEDS (default 4) sets the confirmation's
+# seeds: once the study is complete, SEEDS=15 extends its confirmation (each look then held to a
+# stricter level; README, "At today's default of 100M tokens"). With .whl and .corpus, a STATE holding
+# the trials' pictures passes the 64 MiB a call may carry: carry a STATE with studies.db alone.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/h200_data.sh"
 STATE=${STATE:-runs/default100M-b}
 OUT=${OUT:-runs/h200}
 LIMIT=${LIMIT:-540}  # seconds this call may spend
+SEEDS=${SEEDS:-4}
+GPUS=${GPUS:-0,1}  # 0 on a one-GPU machine
 STUDY=(--study default100M --storage "$STATE/studies.db")
 mkdir -p "$STATE" "$OUT"
 started=$SECONDS
-python3 -m search.run --preset small --trials 50 --gpus 0,1 "${STUDY[@]}" --time-limit "${LIMIT}s" \
+python3 -m search.run --preset small --trials 50 --gpus "$GPUS" "${STUDY[@]}" --time-limit "${LIMIT}s" \
     "${DATA[@]}" >> "$STATE/study.log" 2>&1
 code=$?
 echo "study: exit code $code (75: stopped at the time limit)"
@@ -30,7 +35,7 @@ if [ "$code" -eq 0 ] && [ "$left" -lt 180 ]; then
     code=75  # too little time for one confirmation run (about 110 s and a start): the next starts it
 elif [ "$code" -eq 0 ]; then
     # SIGTERM at the limit: the confirmation stores what it finished and ends.
-    timeout "$left" python3 -m search.confirm "${STUDY[@]}" --top 1 --seeds 4 >> "$STATE/confirm.log" 2>&1
+    timeout "$left" python3 -m search.confirm "${STUDY[@]}" --top 1 --seeds "$SEEDS" >> "$STATE/confirm.log" 2>&1
     code=$?
     echo "confirmation: exit code $code"
     [ "$code" -eq 124 ] && code=75
