@@ -6,11 +6,13 @@ its best on is never one of them, since its noise helped select them), with the 
 preset and recipe; ``--tokens`` trains longer instead. Each GPU of ``--gpus`` (default every
 visible one; ``--workers`` on CPU) trains one run at a time. Each schedule's mean difference from the
 reference baseline (uniform) comes with a t-based confidence interval, and a winner is named
-only when its whole interval lies below zero. Seeds that extend an earlier finished confirmation
-(its result seen before seeds were added) hold each such look to 1 - 5%/looks, so that adding seeds
-until an interval clears zero does not make a false winner likelier. A longer run also reports
+only when its whole interval lies below zero. A longer run also reports
 Kendall's tau between the short and the long ranking: whether the search's short trials predict
 longer training.
+
+Seeds that an earlier finished confirmation partly saw (``--seeds 7`` after ``--seeds 4``) make this
+a second look at them, held to 1 - 5%/2 (then 1 - 5%/3, ...); ``--first-seed`` at seeds not seen yet
+tests anew at the full level.
 
 Runs already made at the same (schedule, seed, tokens), by the study's trials or an earlier
 confirmation, are reused, not trained again. Every run is stored with the study as soon as it
@@ -51,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         options = read_confirm_options(__doc__, argv)
         study = load_existing_study(options.storage, options.study)
-        plan = plan_confirmation(study, options.top, options.seeds, options.tokens)
+        plan = plan_confirmation(study, options.top, options.seeds, options.tokens, options.first_seed)
         # Checked even when nothing is left to train: a wrong --objective is a mistake either way.
         confirmable_objective(plan.settings, options.objective)
         gpus = confirming_gpus(options.gpus)

@@ -61,8 +61,8 @@ class ConfirmPlan:
     known: dict[RunKey, float]
     ranking: str
     earlier_seeds: list[list[int]] = field(default_factory=list)
-    """The seeds of earlier finished confirmations at these tokens that these seeds extend: results
-    already seen, each a look at the data before more seeds were added."""
+    """The seeds of earlier finished confirmations at these tokens that shared some of these seeds:
+    results already seen, each a look at part of the data before seeds were added."""
 
     @property
     def study_tokens(self) -> int:
@@ -101,36 +101,47 @@ class ConfirmPlan:
 
     @property
     def looks_text(self) -> str:
-        """What the earlier confirmations these seeds extend cost each interval; empty without any."""
+        """What the earlier confirmations sharing these seeds cost this one's intervals; empty
+        without any."""
         if not self.earlier_seeds:
             return ""
         looks = len(self.earlier_seeds) + 1
         seen = " and ".join(seed_range(s) for s in self.earlier_seeds)
         level = percent(per_look_confidence(INTERVAL_CONFIDENCE, looks))
         return (
-            f". The seeds extend the finished confirmation{'s' if looks > 2 else ''} at seeds {seen}, "
-            "whose result was seen: each "
-            f"of the {looks} looks is held to {level} (seeds planned before looking keep "
-            f"{percent(INTERVAL_CONFIDENCE)})"
+            f". These seeds were partly seen in the finished confirmation{'s' if looks > 2 else ''} at "
+            f"seeds {seen}, so this look (look {looks}) is held to {level}; a false winner is still "
+            "likelier than with seeds planned before looking (python -m bench.looks); --first-seed at "
+            f"seeds not seen yet makes an independent replication at {percent(INTERVAL_CONFIDENCE)}"
         )
 
 
-def plan_confirmation(study: optuna.Study, top: int, seeds: int, tokens: int | None) -> ConfirmPlan:
-    """Check the request against the study and pick what to compare; ValueError says what is wrong."""
+def plan_confirmation(
+    study: optuna.Study, top: int, seeds: int, tokens: int | None, first_seed: int | None = None
+) -> ConfirmPlan:
+    """Check the request against the study and pick what to compare: ``seeds`` seeds from
+    ``first_seed`` (None: the one after the study's); ValueError says what is wrong."""
     settings = study_settings(study)
     trials = record.completed(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     if not trials:
         raise ValueError(
             f"study '{study.study_name}' has no completed trials yet; run python -m search.run first"
         )
-    fresh = settings.base.seed + 1
+    first = settings.base.seed + 1 if first_seed is None else first_seed
+    compared = list(range(first, first + seeds))
+    if settings.base.seed in compared:
+        raise ValueError(
+            f"--first-seed {first_seed}: seeds {seed_range(compared)} include the study's seed "
+            f"{settings.base.seed}, on which its schedules were selected; start after it"
+        )
     ranked, ranking = rank_trials(trials)
-    compared = list(range(fresh, fresh + seeds))
     tokens = tokens or settings.base.train.tokens
+    # A finished confirmation that shared some of these seeds, but not all, was a look at them.
+    shared = set(compared)
     earlier = {
         tuple(c.seeds)
         for c in stored_confirmations(study)
-        if c.finished and c.tokens == tokens and set(c.seeds) < set(compared)
+        if c.finished and c.tokens == tokens and set(c.seeds) & shared and set(c.seeds) != shared
     }
     return ConfirmPlan(
         settings=settings,

@@ -68,11 +68,12 @@ def mean_difference(differences: Sequence[float], confidence: float = 0.95) -> M
     return MeanDifference(n, mean, sd, mean - half_width, mean + half_width, confidence)
 
 
-def per_look_confidence(confidence: float, looks: int) -> float:
-    """The confidence each of ``looks`` looks at growing seeds is held to, so that together they name
-    a false winner no more often than one look at ``confidence`` (the union bound: it holds however
-    the decision to add seeds depended on what was seen)."""
-    return 1 - (1 - confidence) / looks
+def per_look_confidence(confidence: float, look: int) -> float:
+    """The confidence the ``look``-th look at growing seeds is held to: 1 - (1 - confidence) / look.
+    By the union bound, looks held so name a false winner at most (1 - confidence) times
+    1 + 1/2 + ... + 1/k over k looks, however the decision to add seeds depended on what was seen;
+    at ``confidence`` each, k times."""
+    return 1 - (1 - confidence) / look
 
 
 def kendall_tau(first: Sequence[float], second: Sequence[float]) -> float | None:

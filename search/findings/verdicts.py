@@ -51,7 +51,8 @@ def verdict(
 ) -> tuple[str | None, str]:
     """The winner (the lowest mean among schedules whose interval lies below zero) and a sentence;
     ``seeds`` says where they were compared (``fresh seeds 1-5 (the study selected on seed 0)``),
-    ``looks`` how many times results at these growing seeds have been seen, this one included."""
+    ``looks`` how many times results at these growing seeds have been seen, this one included, and
+    ``confidence`` the level this look is held to."""
     better = {name: d for name, d in differences.items() if d is not None and d.below_zero}
     if not better:
         return None, (
@@ -66,9 +67,10 @@ def verdict(
     )
     if len(differences) > 1 or looks > 1:
         # A schedule no better than the reference still gets an interval wholly below zero
-        # (1 - confidence) / 2 of the time; over several schedules and looks, the union bound caps
-        # the chance of a false winner.
-        chance = min(1.0, len(differences) * looks * (1 - confidence) / 2)
+        # (1 - confidence) / 2 of the time; over several schedules and looks (the j-th held to
+        # per_look_confidence), the union bound caps the chance of a false winner.
+        spent = sum(1 - per_look_confidence(INTERVAL_CONFIDENCE, j) for j in range(1, looks + 1))
+        chance = min(1.0, len(differences) * spent / 2)
         counted = [f"{len(differences)} schedules compared"] if len(differences) > 1 else []
         counted += [f"{looks} looks at the seeds"] if looks > 1 else []
         sentence += f" (with {' and '.join(counted)}, a false winner has at most a {percent(chance)} chance)"

@@ -47,6 +47,7 @@ class ConfirmOptions(TrainingPlaces):
 
     top: int = Field(3, ge=1)
     seeds: int = Field(5, ge=1)
+    first_seed: int | None = Field(None, ge=0, description="first seed compared; None: the study's seed+1")
     tokens: Count | None = Field(None, ge=1)
     objective: ObjectiveName | None = Field(
         None, description="module:function; must be the study's own objective"
@@ -81,6 +82,12 @@ def read_confirm_options(doc: str | None, argv: Sequence[str] | None) -> Confirm
     add = parser.add_argument
     add("--top", type=int, help="best distinct schedules of the study to confirm (default 3)")
     add("--seeds", type=int, help="fresh seeds per schedule: the study's seed+1 ... seed+N (default 5)")
+    add(
+        "--first-seed",
+        type=int,
+        help="start the seeds here instead (never at the study's seed): seeds no earlier confirmation "
+        "used test the schedules anew at the full 95%%, whatever the earlier ones showed",
+    )
     add("--tokens", help="training tokens per run, e.g. 200M (default: the study's trial budget)")
     add_training_places(parser, "one run at a time each")
     add(

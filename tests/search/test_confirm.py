@@ -264,6 +264,8 @@ def test_failed_runs_are_recorded_and_left_out_of_the_pairs(storage: Path) -> No
         (["--study", "../x"], "must be 1-100 letters"),
         (["--gpus", "9"], "--gpus 9: this machine has"),
         (["--gpus", "a"], "must be GPU numbers like 0,1"),
+        (["--first-seed", "0"], "--first-seed 0: seeds 0-4 include the study's seed 0, on which"),
+        (["--first-seed", "-1"], "--first-seed: must be at least 0"),
     ],
 )
 def test_bad_requests_fail_clearly_and_store_nothing(

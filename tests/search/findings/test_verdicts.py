@@ -147,8 +147,9 @@ def test_seeds_added_after_a_look_hold_each_look_to_a_stricter_level() -> None:
     assert twice.earlier_seeds == [[8, 9]]
     assert "no 97.5% interval of the difference lies below zero" in twice.verdict
     assert twice.verdict.endswith(
-        ". The seeds extend the finished confirmation at seeds 8, 9, whose result was seen: each of the 2 "
-        "looks is held to 97.5% (seeds planned before looking keep 95%)"
+        ". These seeds were partly seen in the finished confirmation at seeds 8, 9, so this look (look 2) "
+        "is held to 97.5%; a false winner is still likelier than with seeds planned before looking "
+        "(python -m bench.looks); --first-seed at seeds not seen yet makes an independent replication at 95%"
     )
     [trial] = [r for r in twice.schedules if r.name == "trial 4"]
     assert trial.status == "within noise" and trial.difference is not None and trial.difference.high > 0
@@ -165,8 +166,25 @@ def test_a_plan_counts_the_earlier_finished_confirmations_its_seeds_extend() -> 
     extending = plan_confirmation(study, top=1, seeds=3, tokens=1000)
     assert extending.earlier_seeds == [[8, 9]]
     assert extending.describe().endswith(
-        "The seeds extend the finished confirmation at seeds 8, 9, whose result was seen: each of the 2 "
-        "looks is held to 97.5% (seeds planned before looking keep 95%)"
+        "so this look (look 2) is held to 97.5%; a false winner is "
+        "still likelier than with seeds planned before looking (python -m bench.looks); --first-seed at "
+        "seeds not seen yet makes an independent replication at 95%"
     )
+    # Seeds 9-11 share seed 9 with the earlier look; 10-12 are all unseen: a replication.
+    assert plan_confirmation(study, top=1, seeds=3, tokens=1000, first_seed=9).earlier_seeds == [[8, 9]]
+    replication = plan_confirmation(study, top=1, seeds=3, tokens=1000, first_seed=10)
+    assert replication.seeds == [10, 11, 12] and replication.earlier_seeds == []
     assert plan_confirmation(study, top=1, seeds=2, tokens=1000).earlier_seeds == []  # the same seeds
+    assert plan_confirmation(study, top=1, seeds=1, tokens=1000).earlier_seeds == [[8, 9]]  # a part
     assert plan_confirmation(study, top=1, seeds=3, tokens=2000).earlier_seeds == []  # another budget
+
+
+def test_the_chance_of_a_false_winner_counts_every_look_at_its_own_level() -> None:
+    differences = {"a": mean_difference([-0.03, -0.031, -0.029]), "b": None}
+    _, once = verdict(differences, "uniform", SEEDS)
+    assert once.endswith("(with 2 schedules compared, a false winner has at most a 5% chance)")
+    # Look 2 held to 97.5%: 2 schedules x (5% + 2.5%) / 2 by the union bound, not 5%.
+    _, twice = verdict(differences, "uniform", SEEDS, confidence=0.975, looks=2)
+    assert twice.endswith(
+        "(with 2 schedules compared and 2 looks at the seeds, a false winner has at most a 7.5% chance)"
+    )
