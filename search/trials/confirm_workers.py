@@ -18,8 +18,11 @@ from search.training.outcome import TrainingFailed
 from search.training.run_config import RunConfig
 from search.trials.exiting import skip_final_collection
 from search.trials.objective import Evaluation, ObjectiveSource
-from search.trials.signals import started_deaf_to_ctrl_c
+from search.trials.signals import exit_on_sigterm, started_deaf_to_ctrl_c
 from search.trials.spawning import cores_per_worker
+
+# How long a worker ended with SIGTERM may take to run its exit handlers before it is killed.
+_EXIT_WAIT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,10 @@ def train_in_workers(
             if process.is_alive():
                 process.terminate()
         for process in processes:
-            process.join()
+            process.join(_EXIT_WAIT_S)
+            if process.is_alive():  # stuck in its exit handlers: SIGTERM no longer reaches it
+                process.kill()
+                process.join()
     if left:
         codes = ", ".join(str(p.exitcode) for p in processes)
         raise WorkersEnded(f"every worker ended (exit codes {codes}) with {left} run(s) not trained")
@@ -142,6 +148,7 @@ def _serve(
     error other than a failed run is sent back with its traceback, and ends this worker: a CUDA
     error can leave the device unusable."""
     skip_final_collection()
+    exit_on_sigterm()
     import torch
 
     torch.set_num_threads(threads)

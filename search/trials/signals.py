@@ -50,6 +50,20 @@ def deferred_interrupts() -> Iterator[None]:
         _raise_now.pop()
 
 
+def exit_on_sigterm() -> None:
+    """In a worker that its parent ends with SIGTERM: exit through SystemExit, so that exit handlers
+    still run, and ignore any later SIGTERM (``timeout`` signals the whole process group, then the
+    parent signals its workers again) so none cuts them short. Killed outright, a process leaves the
+    semaphores of its multiprocessing locks (tqdm makes one) to the resource tracker, which warns of
+    them as leaked."""
+    signal.signal(signal.SIGTERM, _exit_now)
+
+
+def _exit_now(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise SystemExit(128 + signum)
+
+
 def ignore_interrupts_from_now() -> None:
     """In a process already stopping on an interrupt: ignore any later Ctrl-C or SIGTERM, so none
     cuts the stop short. Ignored, not noted: Python gives a handled signal back its default action

@@ -4,6 +4,7 @@ worker that dies costs its run only. A confirmation stopped early stores an unfi
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -153,3 +154,40 @@ def test_a_confirmation_stopped_by_sigterm_stores_an_unfinished_record_and_conti
     unfinished_again, complete = load(dying_study).user_attrs[CONFIRMATIONS_ATTR]
     assert unfinished_again == unfinished and complete["missing"] == 0
     assert not complete["verdict"].startswith("unfinished")
+
+
+SLOW_SOURCE = '''
+"""Scores a schedule slowly, holding a multiprocessing lock as the trainer's progress bar does."""
+import time
+
+from tqdm import tqdm
+
+
+def score(config, report):
+    tqdm(disable=True).close()
+    time.sleep(0.5)
+    return float(sum(config.model.schedule.mults[:3])) + 0.001 * config.seed
+'''
+
+
+def test_workers_ended_by_sigterm_exit_cleanly_and_leak_no_semaphores(dying_study: Path) -> None:
+    # As `timeout` ends a command: SIGTERM to its whole process group, workers included.
+    (dying_study.parent / f"{DYING}.py").write_text(SLOW_SOURCE)
+    args = ["--study", STUDY, "--storage", str(dying_study), "--top", "1", "--seeds", "40", "--workers", "2"]
+    command = [sys.executable, "-m", "search.confirm", *args, "--objective", f"{DYING}:score"]
+    path = os.pathsep.join([str(dying_study.parent), os.getcwd()])
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": path},
+        start_new_session=True,
+    ) as process:
+        assert process.stdout is not None
+        while "val_loss" not in process.stdout.readline():
+            assert process.poll() is None, "the confirmation ended before its first run"
+        os.killpg(process.pid, signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "leaked semaphore" not in err and "Traceback" not in err
