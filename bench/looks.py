@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from search.findings.formatting import percent
 from search.findings.stats import INTERVAL_CONFIDENCE, per_look_confidence
 
 FIRST, THEN, MANY = 4, 7, 15  # the 100M study's looks, and the extension the README proposes
@@ -40,8 +41,8 @@ def designs() -> list[Design]:
     one, two, three = (per_look_confidence(INTERVAL_CONFIDENCE, look) for look in (1, 2, 3))
     return [
         Design(f"{THEN} seeds planned", ((THEN, one),)),
-        Design(f"{FIRST}, then {THEN}, each at 95%", ((FIRST, one), (THEN, one))),
-        Design(f"{FIRST}, then {THEN} held to 97.5% (the rule)", ((FIRST, one), (THEN, two))),
+        Design(f"{FIRST}, then {THEN}, each at {percent(one)}", ((FIRST, one), (THEN, one))),
+        Design(f"{FIRST}, then {THEN} held to {percent(two)} (the rule)", ((FIRST, one), (THEN, two))),
         Design(f"{FIRST}, {THEN}, {MANY} under the rule", ((FIRST, one), (THEN, two), (MANY, three))),
         Design(f"{FIRST}, then {THEN} unseen seeds (--first-seed)", ((FIRST, one), (THEN, one)), fresh=True),
     ]

@@ -6,9 +6,8 @@ its best on is never one of them, since its noise helped select them), with the 
 preset and recipe; ``--tokens`` trains longer instead. Each GPU of ``--gpus`` (default every
 visible one; ``--workers`` on CPU) trains one run at a time. Each schedule's mean difference from the
 reference baseline (uniform) comes with a t-based confidence interval, and a winner is named
-only when its whole interval lies below zero. A longer run also reports
-Kendall's tau between the short and the long ranking: whether the search's short trials predict
-longer training.
+only when its whole interval lies below zero. A longer run also reports Kendall's tau between
+the short and the long ranking: whether the search's short trials predict longer training.
 
 Seeds that an earlier finished confirmation partly saw (``--seeds 7`` after ``--seeds 4``) make this
 a second look at them, held to 1 - 5%/2 (then 1 - 5%/3, ...); ``--first-seed`` at seeds not seen yet

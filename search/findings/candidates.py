@@ -100,12 +100,18 @@ class ConfirmPlan:
         )
 
     @property
+    def looks(self) -> int:
+        """Which look at these seeds this confirmation is: 1, plus one for each earlier that shared
+        some of them."""
+        return len(self.earlier_seeds) + 1
+
+    @property
     def looks_text(self) -> str:
         """What the earlier confirmations sharing these seeds cost this one's intervals; empty
         without any."""
         if not self.earlier_seeds:
             return ""
-        looks = len(self.earlier_seeds) + 1
+        looks = self.looks
         seen = " and ".join(seed_range(s) for s in self.earlier_seeds)
         level = percent(per_look_confidence(INTERVAL_CONFIDENCE, looks))
         return (

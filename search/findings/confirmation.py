@@ -86,8 +86,8 @@ class Confirmation(BaseModel):
     )
     earlier_seeds: list[list[int]] = Field(
         default_factory=list,
-        description="seeds of the earlier finished confirmations these seeds extend, each a look already "
-        "taken: every look is held to 1 - (1 - 0.95) / looks",
+        description="seeds of the earlier finished confirmations that shared some of these seeds, each a "
+        "look already taken: this one, look j, is held to 1 - (1 - 0.95) / j",
     )
     missing: int = Field(
         default=0,

@@ -48,7 +48,7 @@ def paired_differences(values: Mapping[int, float], reference: Mapping[int, floa
     return {seed: values[seed] - reference[seed] for seed in sorted(values.keys() & reference.keys())}
 
 
-def mean_difference(differences: Sequence[float], confidence: float = 0.95) -> MeanDifference:
+def mean_difference(differences: Sequence[float], confidence: float = INTERVAL_CONFIDENCE) -> MeanDifference:
     """Mean of ``differences`` with a t-distribution confidence interval (n - 1 degrees of freedom).
 
     Raises ValueError for no differences or a confidence outside (0, 1).

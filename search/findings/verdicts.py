@@ -46,13 +46,13 @@ def verdict(
     differences: Mapping[str, MeanDifference | None],
     reference: str,
     seeds: str,
-    confidence: float = INTERVAL_CONFIDENCE,
     looks: int = 1,
 ) -> tuple[str | None, str]:
     """The winner (the lowest mean among schedules whose interval lies below zero) and a sentence;
     ``seeds`` says where they were compared (``fresh seeds 1-5 (the study selected on seed 0)``),
-    ``looks`` how many times results at these growing seeds have been seen, this one included, and
-    ``confidence`` the level this look is held to."""
+    ``looks`` how many times results at these growing seeds have been seen, this one included (the
+    differences' intervals held to this look's ``per_look_confidence``)."""
+    confidence = per_look_confidence(INTERVAL_CONFIDENCE, looks)
     better = {name: d for name, d in differences.items() if d is not None and d.below_zero}
     if not better:
         return None, (
@@ -109,8 +109,7 @@ def summarize_confirmation(plan: ConfirmPlan, trained: Trained) -> Confirmation:
     intervals are over the seeds finished so far, and stopping at a moment of one's choosing is no
     basis for a verdict."""
     known = {**plan.known, **trained.losses}
-    looks = len(plan.earlier_seeds) + 1
-    confidence = per_look_confidence(INTERVAL_CONFIDENCE, looks)
+    confidence = per_look_confidence(INTERVAL_CONFIDENCE, plan.looks)
     missing = [
         (c.key, seed)
         for c, seed in plan.missing
@@ -138,7 +137,7 @@ def summarize_confirmation(plan: ConfirmPlan, trained: Trained) -> Confirmation:
                 status="reference" if c is reference else result_status(difference),
             )
         )
-    winner, sentence = verdict(differences, reference.name, plan.seeds_text, confidence, looks)
+    winner, sentence = verdict(differences, reference.name, plan.seeds_text, plan.looks)
     sentence += plan.looks_text
     if missing:
         total = len(plan.candidates) * len(plan.seeds)

@@ -184,7 +184,7 @@ def test_the_chance_of_a_false_winner_counts_every_look_at_its_own_level() -> No
     _, once = verdict(differences, "uniform", SEEDS)
     assert once.endswith("(with 2 schedules compared, a false winner has at most a 5% chance)")
     # Look 2 held to 97.5%: 2 schedules x (5% + 2.5%) / 2 by the union bound, not 5%.
-    _, twice = verdict(differences, "uniform", SEEDS, confidence=0.975, looks=2)
+    _, twice = verdict(differences, "uniform", SEEDS, looks=2)
     assert twice.endswith(
         "(with 2 schedules compared and 2 looks at the seeds, a false winner has at most a 7.5% chance)"
     )
