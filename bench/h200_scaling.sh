@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # A study as fast as its GPUs (#19) on a 2-GPU H200, in calls of under ten minutes, from the project
 # root:
-#   CORPUS=.corpus OUT=$OUT bash bench/h200_scaling.sh cold|cold2|one|two|startup|probe|imports
+#   CORPUS=.corpus OUT=$OUT bash bench/h200_scaling.sh fresh|cold|cold2|one|two|startup|probe|imports
 # cold: a fresh study with empty compile caches (--compile-cache into an emptied folder), 6 trials
 #       on GPU 0 at 20M tokens (part 2): when the first trial is training (first_training_s, goal
 #       <= 15 s) and what it and the later trials compile (later_compile_s, goal <= 10 s), with
 #       background compiling; then a new 4-trial study given the same folder (the kernels kept).
+# fresh: on a fresh machine, the first launch (a 2-trial study at 2M tokens: data, bytecode and
+#       kernels all cold), then the `cold` study of 6 trials (compile caches and kept bytecode
+#       emptied, data kept), then a 3-trial study with everything warm, and a worker's imports
+#       timed twice (python -X importtime) with the bytecode kept.
 # cold2: the same cold study on GPUs 0 and 1, 8 trials: each worker's figures (one background
 #       warm-up for the host; the second worker's later trials reuse it).
 # The kernels go to $KERNELS (default /tmp/hourglass-kernels), not $OUT: they are hundreds of MB.
@@ -41,6 +45,15 @@ cold)
     scaling scaling-cold --cold --gpus 0 --trials 6
     scaling scaling-kept --gpus 0 --trials 4
     ;;
+fresh)
+    (STUDY=(--preset small --pruner none --tokens 2M "${DATA[@]}"); scaling scaling-first-launch --gpus 0 --trials 2)
+    scaling scaling-cold --cold --gpus 0 --trials 6
+    (STUDY=(--preset small --pruner none --tokens 4M "${DATA[@]}"); scaling scaling-warm --gpus 0 --trials 3)
+    for i in 1 2; do
+        python3 -X importtime -c "import search.run, search.trials.working, search.training.trainer" \
+            2> "$OUT/importtime-kept-$i.txt"
+    done
+    ;;
 cold2)
     rm -rf "$KERNELS/2gpu"
     STUDY+=(--compile-cache "$KERNELS/2gpu")
@@ -71,7 +84,7 @@ probe)
         > "$OUT/trainer.log" 2>&1
     ;;
 *)
-    echo "usage: bash bench/h200_scaling.sh cold|cold2|one|two|startup|probe|imports" >&2
+    echo "usage: bash bench/h200_scaling.sh fresh|cold|cold2|one|two|startup|probe|imports" >&2
     exit 2
     ;;
 esac

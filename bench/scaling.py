@@ -92,11 +92,17 @@ def worker_figures(trials: list[FrozenTrial], launched: datetime) -> list[dict[s
 
 def cold_cache_env(folder: Path) -> dict[str, str]:
     """This process's environment with empty Inductor and Triton caches under ``folder`` (Triton's
-    own cache holds the project's kernels, which Inductor does not compile)."""
+    own cache holds the project's kernels, which Inductor does not compile), and an empty bytecode
+    folder where Hourglass keeps the bytecode (``search.bytecode``), Python's own setting restored."""
     caches = {"TORCHINDUCTOR_CACHE_DIR": folder / "inductor", "TRITON_CACHE_DIR": folder / "triton"}
+    if sys.pycache_prefix is not None:
+        caches["PYTHONPYCACHEPREFIX"] = folder / "bytecode"
     for path in caches.values():
         path.mkdir(parents=True)
-    return {**os.environ, **{name: str(path) for name, path in caches.items()}}
+    env = {**os.environ, **{name: str(path) for name, path in caches.items()}}
+    if sys.flags.dont_write_bytecode:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
 
 
 def steady_trials_per_hour(workers: list[dict[str, Any]]) -> float:

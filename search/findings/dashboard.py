@@ -16,7 +16,6 @@ from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial
-from optuna_dashboard import save_plotly_graph_object
 
 from search.findings.formatting import mults_text
 from search.study import record
@@ -89,5 +88,7 @@ def save_dashboard_figures(study: optuna.Study, tokens_per_step: int) -> None:
     trials = record.completed(study.get_trials(deepcopy=False))
     if not trials:
         return
+    from optuna_dashboard import save_plotly_graph_object  # scikit-learn: see update_study_note
+
     save_plotly_graph_object(study, schedules_figure(trials), graph_object_id="schedules")
     save_plotly_graph_object(study, curves_figure(trials, tokens_per_step), graph_object_id="loss-curves")

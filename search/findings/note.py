@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict
 
 import optuna
-from optuna_dashboard import save_note
 
 from search.findings.contents import StudyFindings, findings_of, note_sections
 from search.findings.markdown import to_markdown
@@ -25,6 +24,10 @@ def study_note(findings: StudyFindings) -> str:
 
 def update_study_note(study: optuna.Study) -> None:
     """Rewrite the study's dashboard note from its current trials and confirmations."""
+    # Here, not at the top: optuna_dashboard imports scikit-learn where it is installed, 1,700
+    # modules a worker would load before its first trial (README, "Cold start").
+    from optuna_dashboard import save_note
+
     save_note(study, study_note(current_findings(study)))
 
 

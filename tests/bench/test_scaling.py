@@ -1,5 +1,7 @@
 import json
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import optuna
 import pytest
@@ -76,3 +78,16 @@ def test_a_cold_study_gets_empty_compile_caches_and_reports_its_compiling(
     (worker,) = result["workers"]
     assert worker["first_trial_compile_s"] >= 0 and worker["later_compile_s"] >= 0
     assert worker["first_start_s"] < worker["first_training_s"] < worker["first_done_s"]
+
+
+def test_a_cold_study_gets_an_empty_bytecode_folder_where_hourglass_keeps_bytecode(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    assert "PYTHONPYCACHEPREFIX" not in scaling.cold_cache_env(tmp_path / "python-keeps-it")
+    # As search.bytecode leaves a process on a host that writes no bytecode of its own.
+    monkeypatch.setattr(sys, "pycache_prefix", str(tmp_path / "kept"))
+    monkeypatch.setattr(sys, "flags", SimpleNamespace(dont_write_bytecode=1))
+    env = scaling.cold_cache_env(tmp_path / "caches")
+    folder = Path(env["PYTHONPYCACHEPREFIX"])
+    assert folder.is_relative_to(tmp_path / "caches") and folder.is_dir() and not any(folder.iterdir())
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"  # so the study's command keeps it as on a fresh host
