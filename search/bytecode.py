@@ -38,23 +38,28 @@ def bytecode_folder() -> Path:
 def keep_bytecode(probe: str = "torch", precompiled: Sequence[str] | None = None) -> Path | None:
     """Keep bytecode in :func:`bytecode_folder` when ``probe`` (a package every worker imports) has
     none and Python would write none for it; returns the folder then, None when Python keeps
-    bytecode itself. Call it before the heavy imports; processes started afterwards inherit it.
+    bytecode itself, or when the folder cannot be made (it says so). Call it before the heavy
+    imports; processes started afterwards inherit it.
     When the folder is new, the modules under the ``precompiled`` folders (by default those of
     ``PRECOMPILED`` and the standard library) compile in the background."""
     if not _compiled_every_launch(probe):
         return None
     folder = bytecode_folder()
-    new = not folder.exists() or not any(folder.iterdir())
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        new = not folder.exists() or not any(folder.iterdir())
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        print(f"note: no bytecode kept, every process compiles {probe} from source: {e}", file=sys.stderr)
+        return None
     sys.pycache_prefix = str(folder)
     sys.dont_write_bytecode = False
     os.environ["PYTHONPYCACHEPREFIX"] = str(folder)
     os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     if new:
         print(
-            f"note: this Python keeps no bytecode for {probe} (PYTHONDONTWRITEBYTECODE is set or its "
-            f"folder is read-only), so every process compiled it from source; from now on it is kept in "
-            f"{folder}",
+            f"note: Python here keeps no bytecode for {probe} (PYTHONDONTWRITEBYTECODE is set, or its folder "
+            "is read-only), so every process would compile it from source (seconds each); its bytecode is "
+            f"kept in {folder} from now on",
             file=sys.stderr,
         )
         _precompile_in_background(_default_precompiled() if precompiled is None else precompiled)
