@@ -13,6 +13,7 @@ from search.options.search_options import read_search_options
 from search.study.storage import artifact_dir, is_url
 from search.training.compile_cache import use_compile_cache
 from search.trials.exiting import skip_final_collection
+from search.trials.kernels_ahead import kernels_compiled_ahead
 from search.trials.plan import budget_notes, kept_recipe_note, make_plan, open_plan_study, pruner_note
 from search.trials.signals import ignore_interrupts_from_now, stop_on_sigterm
 from search.trials.spawning import early_children
@@ -29,8 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, ValidationError) as e:
         return _refused(e)
     use_compile_cache(options.compile_cache)  # before any compiling, and inherited by every worker
-    # Workers beyond the first start now and import while this process checks and prepares.
-    with early_children(options) as children:
+    # Workers beyond the first, and the compiling of the decoder's kernels, start now: they import
+    # while this process checks and prepares.
+    with early_children(options) as children, kernels_compiled_ahead(options):
         try:
             asked = make_plan(options)
             study, plan, created = open_plan_study(asked, 0)
