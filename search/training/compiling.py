@@ -30,7 +30,8 @@ import torch._dynamo
 import torch.fx.experimental._config as fx_config
 
 from model.config import ModelConfig
-from model.decoder import Block, Decoder
+from model.decoder import Decoder
+from search.training.one_block import one_block_decoder, step_and_evaluate, use_width
 
 CompileMode = Literal["static", "dynamic", "none"]
 
@@ -100,20 +101,11 @@ def warm_up_widths(
     of its GPU (blocks compile one by one anyway). A process that changes ``torch.set_num_threads``
     compiles CPU kernels for that thread count: other processes then miss them.
     """
-    with torch.device(device):
-        model = Decoder(config)
-        ids = torch.randint(0, config.vocab_size, (batch_size, config.context))
+    model, ids = one_block_decoder(config, batch_size, device)
     for width in widths:
-        with torch.device(device):
-            model.blocks = torch.nn.ModuleList([Block.of_width(config, width)])
-        model.train()
+        use_width(model, width, device)
         with compiled(model, "static", config.budget.distinct_widths) as step_fn:
-            with autocast:
-                loss = step_fn(ids, ids)
-            loss.backward()
-            model.eval()
-            with torch.no_grad(), autocast:
-                step_fn(ids, ids)
+            step_and_evaluate(model, step_fn, ids, autocast)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 

@@ -18,9 +18,9 @@ import sys
 import torch
 
 from model.config import ModelConfig
-from model.decoder import Block, Decoder
 from model.presets import get_preset
 from search.training.devices import training_autocast
+from search.training.one_block import one_block_decoder, step_and_evaluate, use_width
 
 
 def run_each_kernel(config: ModelConfig, batch_size: int, device: torch.device) -> None:
@@ -29,17 +29,9 @@ def run_each_kernel(config: ModelConfig, batch_size: int, device: torch.device) 
     budget = config.budget
     mean = budget.width(budget.total_units) / budget.n_layers
     width = min((w for w in budget.allowed_widths if w), key=lambda w: abs(w - mean))
-    autocast = training_autocast(device)
-    with torch.device(device):
-        model = Decoder(config)
-        model.blocks = torch.nn.ModuleList([Block.of_width(config, width)])
-        ids = torch.randint(0, config.vocab_size, (batch_size, config.context))
-    with autocast:
-        loss = model(ids, ids)
-    loss.backward()
-    model.eval()
-    with torch.no_grad(), autocast:
-        model(ids, ids)
+    model, ids = one_block_decoder(config, batch_size, device)
+    use_width(model, width, device)
+    step_and_evaluate(model, model, ids, training_autocast(device))
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 

@@ -52,18 +52,13 @@ def test_after_the_warm_up_a_trials_compiled_step_compiles_none_of_the_kernels(t
         from model.decoder import Decoder
         from model.presets import get_preset
         from search.training.compiling import compiled
-        preset = get_preset("small")
-        model = Decoder(preset.model).cuda()
-        shape = (preset.train.batch_size, preset.model.context)
-        ids = torch.randint(0, preset.model.vocab_size, shape, device="cuda")
-        bf16 = torch.autocast("cuda", dtype=torch.bfloat16)
+        from search.training.devices import training_autocast
+        from search.training.one_block import step_and_evaluate
+        preset, device = get_preset("small"), torch.device("cuda")
+        model = Decoder(preset.model).to(device)
+        ids = torch.randint(0, 100, (preset.train.batch_size, preset.model.context), device=device)
         with compiled(model, "static", preset.model.budget.distinct_widths) as step:
-            with bf16:
-                loss = step(ids, ids)
-            loss.backward()
-            model.eval()
-            with torch.no_grad(), bf16:
-                step(ids, ids)
+            step_and_evaluate(model, step, ids, training_autocast(device))
         torch.cuda.synchronize()
         """
     )
