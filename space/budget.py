@@ -107,6 +107,13 @@ class Budget(BaseModel):
         return tuple(self.width(s * self.step_units) for s in range(self.min_steps, self.max_steps + 1))
 
     @property
+    def widths_nearest_mean(self) -> tuple[int, ...]:
+        """``allowed_widths``, the nearest to the mean layer's width first (where sampled schedules
+        mostly lie; ties narrowest first)."""
+        mean = self.width(self.total_units) / self.n_layers
+        return tuple(sorted(self.allowed_widths, key=lambda width: abs(width - mean)))
+
+    @property
     def uniform_units(self) -> tuple[int, ...] | None:
         """Units of the uniform schedule, or None when the total does not split evenly."""
         per_layer, remainder = divmod(self.total_units, self.n_layers)

@@ -26,9 +26,7 @@ from search.training.one_block import one_block_decoder, step_and_evaluate, use_
 def run_each_kernel(config: ModelConfig, batch_size: int, device: torch.device) -> None:
     """One training step and one evaluation step, eager, of a one-block decoder of ``config``'s
     shape (its MLP the mean width) on batches of ``batch_size`` sequences."""
-    budget = config.budget
-    mean = budget.width(budget.total_units) / budget.n_layers
-    width = min((w for w in budget.allowed_widths if w), key=lambda w: abs(w - mean))
+    width = next(w for w in config.budget.widths_nearest_mean if w)
     model, ids = one_block_decoder(config, batch_size, device)
     use_width(model, width, device)
     step_and_evaluate(model, model, ids, training_autocast(device))

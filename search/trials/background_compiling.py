@@ -68,10 +68,13 @@ def background_warm_up(run: RunConfig, device: torch.device, mode: CompileMode) 
     compile once, in the first trial."""
     if mode != "static":
         return None
-    budget = run.model.budget
-    mean = budget.width(budget.total_units) / budget.n_layers
-    widths = tuple(sorted(budget.allowed_widths, key=lambda width: abs(width - mean)))
-    return WarmUp(run.model, widths, run.train.batch_size, run.train.deterministic, str(device))
+    return WarmUp(
+        run.model,
+        run.model.budget.widths_nearest_mean,
+        run.train.batch_size,
+        run.train.deterministic,
+        str(device),
+    )
 
 
 class BackgroundCompiling:

@@ -54,3 +54,10 @@ def test_alignment_steps_when_d_model_is_not_a_multiple_of_the_alignment():
 def test_budget_is_frozen():
     with pytest.raises(ValidationError):
         Budget().total = 50
+
+
+def test_widths_nearest_the_mean_layers_come_first():
+    budget = Budget()  # d_model 512, 4x a layer on average: 2048 wide
+    widths = budget.widths_nearest_mean
+    assert sorted(widths) == list(budget.allowed_widths)
+    assert widths[:5] == (2048, 1536, 2560, 1024, 3072)  # a tie goes to the narrower
