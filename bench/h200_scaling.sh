@@ -8,8 +8,8 @@
 #       background compiling; then a new 4-trial study given the same folder (the kernels kept).
 # fresh: on a fresh machine, the first launch (a 2-trial study at 2M tokens: data, bytecode and
 #       kernels all cold), then the `cold` study of 6 trials (compile caches and kept bytecode
-#       emptied, data kept), then a 3-trial study with everything warm, and a worker's imports
-#       timed twice (python -X importtime) with the bytecode kept.
+#       emptied, data kept), then two more cold launches (2 trials at 4M) for the first trial's
+#       spread.
 # cold2: the same cold study on GPUs 0 and 1, 8 trials: each worker's figures (one background
 #       warm-up for the host; the second worker's later trials reuse it).
 # The kernels go to $KERNELS (default /tmp/hourglass-kernels), not $OUT: they are hundreds of MB.
@@ -48,10 +48,8 @@ cold)
 fresh)
     (STUDY=(--preset small --pruner none --tokens 2M "${DATA[@]}"); scaling scaling-first-launch --gpus 0 --trials 2)
     scaling scaling-cold --cold --gpus 0 --trials 6
-    (STUDY=(--preset small --pruner none --tokens 4M "${DATA[@]}"); scaling scaling-warm --gpus 0 --trials 3)
-    for i in 1 2; do
-        python3 -X importtime -c "import search.run, search.trials.working, search.training.trainer" \
-            2> "$OUT/importtime-kept-$i.txt"
+    for i in 2 3; do
+        (STUDY=(--preset small --pruner none --tokens 4M "${DATA[@]}"); scaling scaling-cold-$i --cold --gpus 0 --trials 2)
     done
     ;;
 cold2)

@@ -66,6 +66,14 @@ def compile_model(model: Decoder, mode: CompileMode, distinct_widths: int) -> to
     return model
 
 
+def start_compile_workers() -> None:
+    """Start Inductor's compile worker processes now, as its backend does at a process's first
+    compile (no public call does; where Triton is missing or ``TORCH_WARM_POOL=0``, nothing)."""
+    from torch._inductor.async_compile import maybe_warm_pool
+
+    maybe_warm_pool()
+
+
 @contextmanager
 def compiled(model: Decoder, mode: CompileMode, distinct_widths: int) -> Iterator[torch.nn.Module]:
     """``compile_model`` for a run, undone after it (also after an error), so that the run's

@@ -54,6 +54,10 @@ class Objective(ABC):
         """What to compile in the background for trials like ``config`` (None: nothing)."""
         return None
 
+    def prepare_compiling(self, config: RunConfig) -> None:
+        """Start, before the first trial, what compiling trials like ``config`` needs (nothing here)."""
+        return None
+
 
 class TrainingObjective(Objective):
     """The built-in objective: train the config, score it by final validation loss."""
@@ -76,11 +80,23 @@ class TrainingObjective(Objective):
 
     def background_warm_up(self, config: RunConfig) -> WarmUp | None:
         """Every width ``config``'s budget allows, when the trainer compiles blocks per width."""
-        from search.training.compiling import default_compile_mode
         from search.trials.background_compiling import background_warm_up
 
-        mode = self.compile_mode or default_compile_mode(self.device, config.model.budget.distinct_widths)
-        return background_warm_up(config, self.device, mode)
+        return background_warm_up(config, self.device, self._compile_mode(config))
+
+    def prepare_compiling(self, config: RunConfig) -> None:
+        """Inductor's compile workers, started while the first trial sets up and traces, when
+        trials compile: torch starts them at the first compile, and until they are ready a cold
+        trial compiles its kernels in its own process."""
+        from search.training.compiling import start_compile_workers
+
+        if self._compile_mode(config) != "none":
+            start_compile_workers()
+
+    def _compile_mode(self, config: RunConfig) -> CompileMode:
+        from search.training.compiling import default_compile_mode
+
+        return self.compile_mode or default_compile_mode(self.device, config.model.budget.distinct_widths)
 
     def evaluate(self, config: RunConfig, report: Reporter) -> Evaluation:
         data, tokenizer = self.prepared.tokens, self.prepared.tokenizer

@@ -40,6 +40,7 @@ def work(
         on_trial_done=on_trial_done,
         wandb=options.wandb,
     )
+    objective.prepare_compiling(plan.settings.base)
     with compiling_in_background(objective.background_warm_up(plan.settings.base), log):
         return worker.run()
 

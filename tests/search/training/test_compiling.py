@@ -1,11 +1,17 @@
 import gc
+import subprocess
+import sys
 import weakref
+from pathlib import Path
 
+import pytest
 import torch
 
 from model.decoder import Decoder
 from model.presets import get_preset
 from search.training.compiling import compile_model, compiled
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _tiny_model() -> Decoder:
@@ -33,3 +39,16 @@ def test_a_compiled_run_leaves_nothing_holding_its_model():
         assert model_ref() is None
     finally:
         gc.enable()
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_compile_workers_started_ahead_are_ready_before_anything_compiles() -> None:
+    script = (
+        "from torch._inductor.async_compile import AsyncCompile\n"
+        "from search.training.compiling import start_compile_workers\n"
+        "start_compile_workers()\n"
+        "AsyncCompile.wait_pool_ready(timeout=120)\n"
+        "assert AsyncCompile.use_process_pool()\n"
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=300)

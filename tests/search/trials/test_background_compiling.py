@@ -12,6 +12,7 @@ import torch
 
 from model.presets import get_preset
 from search.data.prepare import PreparedData
+from search.training import compiling
 from search.training.run_config import DataSpec, RunConfig
 from search.trials.background_compiling import (
     WarmUp,
@@ -182,3 +183,17 @@ def test_only_per_width_compiling_warms_widths_in_the_background(
     # The trainer's default on CPU compiles nothing, so nothing is warmed.
     assert TrainingObjective(tiny_data, cpu, progress=False).background_warm_up(run) is None
     assert TrainingObjective(tiny_data, cpu, False, "static").background_warm_up(run) == warm_up
+
+
+def test_compile_workers_are_started_before_the_first_trial_only_where_trials_compile(
+    tiny_spec: DataSpec, tiny_data: PreparedData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[bool] = []
+    monkeypatch.setattr(compiling, "start_compile_workers", lambda: started.append(True))
+    run = RunConfig.from_preset("tiny", tiny_spec, tiny_data, 0)
+    cpu = torch.device("cpu")
+    TrainingObjective(tiny_data, cpu, progress=False).prepare_compiling(run)  # CPU: nothing compiles
+    assert started == []
+    TrainingObjective(tiny_data, cpu, False, "static").prepare_compiling(run)
+    TrainingObjective(tiny_data, cpu, False, "dynamic").prepare_compiling(run)
+    assert started == [True, True]
