@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import torch
 
     from search.training.compiling import CompileMode
+    from search.training.widths_ahead import WidthsAhead
     from search.trials.background_compiling import WarmUp
 
 
@@ -73,6 +74,7 @@ class TrainingObjective(Objective):
         self.device = device
         self.progress = progress
         self.compile_mode = compile_mode
+        self.ahead: tuple[WarmUp, WidthsAhead] | None = None
 
     def data_note(self, config: RunConfig) -> str | None:
         """Said when ``config`` trains past the end of its training split."""
@@ -87,11 +89,18 @@ class TrainingObjective(Objective):
     def prepare_compiling(self, config: RunConfig) -> None:
         """Inductor's compile workers, started while the first trial sets up and traces, when
         trials compile: torch starts them at the first compile, and until they are ready a cold
-        trial compiles its kernels in its own process."""
+        trial compiles its kernels in its own process. Where blocks compile per width, trials
+        also compile the budget's widths for later ones between their steps, once the background
+        warm-up has put them on disk (``search.training.widths_ahead``)."""
         from search.training.compiling import start_compile_workers
+        from search.training.widths_ahead import WidthsAhead
 
         if self._compile_mode(config) != "none":
             start_compile_workers()
+        warm_up = self.background_warm_up(config)
+        if warm_up is not None:
+            widths = WidthsAhead(config.model, warm_up.widths, warm_up.batch_size, self.device, warm_up.done)
+            self.ahead = (warm_up, widths)
 
     def _compile_mode(self, config: RunConfig) -> CompileMode:
         from search.training.compiling import default_compile_mode
@@ -102,7 +111,10 @@ class TrainingObjective(Objective):
         data, tokenizer = self.prepared.tokens, self.prepared.tokenizer
         from search.training.trainer import train  # torch: not for a command's --help or a bad input
 
-        result = train(config, data, tokenizer, self.device, report, self.progress, self.compile_mode)
+        ahead = self.ahead[1] if self.ahead is not None and self.ahead[0].fits(config) else None
+        result = train(
+            config, data, tokenizer, self.device, report, self.progress, self.compile_mode, ahead=ahead
+        )
         return Evaluation(result.val_loss, result.summary(), result.loss_curve, result.checkpoints)
 
 
