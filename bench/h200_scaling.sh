@@ -16,7 +16,8 @@
 # one:  the 20-trial default study at 20M tokens (the measurement; at 100M it runs 37
 #       minutes) on GPU 0, caches warm: study efficiency and per-trial overhead (parts 1, 3).
 #       On a fresh machine it first runs a 4-trial study at 4M tokens, so that the background
-#       warm-up has filled the default caches, as on a machine that has run a study before.
+#       warm-up has filled the default caches, as on a machine that has run a study before. Then
+#       what Inductor's compile workers cost a process's exit (bench.compile_workers_exit).
 # two:  the same on GPUs 0 and 1 (parts 1 and 4: trials per hour against one, each worker's start).
 # startup: where each worker's time goes before its first trial on GPUs 0 and 1 (part 4: the
 #       spawned worker started 4.4 s after worker 0 in `two`), phases and the real command.
@@ -60,6 +61,7 @@ cold2)
 one)
     (STUDY=(--preset small --pruner none --tokens 4M "${DATA[@]}"); scaling scaling-warm-up --gpus 0 --trials 4)
     scaling scaling-1gpu --gpus 0 --trials 20
+    python3 -m bench.compile_workers_exit > "$OUT/compile-workers-exit.log" 2>&1
     ;;
 two)
     scaling scaling-2gpu --gpus 0,1 --trials 20

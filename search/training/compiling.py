@@ -74,6 +74,14 @@ def start_compile_workers() -> None:
     maybe_warm_pool()
 
 
+def stop_compile_workers() -> None:
+    """Shut Inductor's compile worker processes down now and wait for them, as torch does at a
+    process's exit (no public call does). A later compile starts them again."""
+    from torch._inductor.async_compile import shutdown_compile_workers
+
+    shutdown_compile_workers()
+
+
 @contextmanager
 def compiled(model: Decoder, mode: CompileMode, distinct_widths: int) -> Iterator[torch.nn.Module]:
     """``compile_model`` for a run, undone after it (also after an error), so that the run's

@@ -59,6 +59,11 @@ class Objective(ABC):
         """Start, before the first trial, what compiling trials like ``config`` needs (nothing here)."""
         return None
 
+    def finish_compiling(self) -> None:
+        """End what :meth:`prepare_compiling` started, once this worker has no trial left to run
+        (nothing here). Called again, it does nothing; a later trial may still start it anew."""
+        return None
+
 
 class TrainingObjective(Objective):
     """The built-in objective: train the config, score it by final validation loss."""
@@ -75,6 +80,7 @@ class TrainingObjective(Objective):
         self.progress = progress
         self.compile_mode = compile_mode
         self.ahead: tuple[WarmUp, WidthsAhead] | None = None
+        self.compile_workers = False  # started by prepare_compiling
 
     def data_note(self, config: RunConfig) -> str | None:
         """Said when ``config`` trains past the end of its training split."""
@@ -97,10 +103,21 @@ class TrainingObjective(Objective):
 
         if self._compile_mode(config) != "none":
             start_compile_workers()
+            self.compile_workers = True
         warm_up = self.background_warm_up(config)
         if warm_up is not None:
             widths = WidthsAhead(config.model, warm_up.widths, warm_up.batch_size, self.device, warm_up.done)
             self.ahead = (warm_up, widths)
+
+    def finish_compiling(self) -> None:
+        """Inductor's compile workers, shut down as soon as this worker's trials are done, not at
+        its process's exit: there it waits for them (1 to 2 s), after a spawned worker's own exit
+        and before the command's."""
+        from search.training.compiling import stop_compile_workers
+
+        if self.compile_workers:
+            stop_compile_workers()
+            self.compile_workers = False
 
     def _compile_mode(self, config: RunConfig) -> CompileMode:
         from search.training.compiling import default_compile_mode

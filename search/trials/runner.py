@@ -147,7 +147,10 @@ class Worker:
             if done >= self.target:
                 return WorkerResult(trained, f"the study has {done} of {self.target} trials", 0)
             if done + running >= self.target:
-                time.sleep(WAIT_FOR_OTHERS_S)  # other workers hold the last slots; watch them finish
+                # Other workers hold the last slots: watch them finish. Compiling is over unless
+                # one fails and its schedule comes back to this worker.
+                self.objective.finish_compiling()
+                time.sleep(WAIT_FOR_OTHERS_S)
                 continue
             if (late := self._out_of_time(trials)) is not None:
                 return WorkerResult(

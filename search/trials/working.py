@@ -41,8 +41,12 @@ def work(
         wandb=options.wandb,
     )
     objective.prepare_compiling(plan.settings.base)
-    with compiling_in_background(objective.background_warm_up(plan.settings.base), log):
-        return worker.run()
+    try:
+        with compiling_in_background(objective.background_warm_up(plan.settings.base), log):
+            return worker.run()
+    finally:
+        # Before worker 0 waits for the spawned workers to exit, which they do meanwhile.
+        objective.finish_compiling()
 
 
 def work_as_child(sent: WorkerPlan, index: int, threads: int) -> int:

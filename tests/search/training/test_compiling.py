@@ -52,3 +52,26 @@ def test_compile_workers_started_ahead_are_ready_before_anything_compiles() -> N
         "assert AsyncCompile.use_process_pool()\n"
     )
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=300)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_compile_workers_stopped_are_gone_and_a_later_compile_starts_them_again() -> None:
+    script = (
+        "import os\n"
+        "from pathlib import Path\n"
+        "import torch\n"
+        "from torch._inductor.async_compile import AsyncCompile\n"
+        "from search.training.compiling import start_compile_workers, stop_compile_workers\n"
+        "def children():\n"
+        "    tasks = Path('/proc/self/task').iterdir()\n"
+        "    return {c for t in tasks for c in (t / 'children').read_text().split()}\n"
+        "start_compile_workers()\n"
+        "AsyncCompile.wait_pool_ready(timeout=120)\n"
+        "assert children(), 'no compile workers started'\n"
+        "stop_compile_workers()\n"
+        "assert not children(), children()\n"
+        "f = torch.compile(lambda x: x.sin() + 1)\n"
+        "assert f(torch.ones(8, device='cuda')).sum().item() > 0\n"
+    )
+    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=300)

@@ -13,6 +13,7 @@ import torch
 from model.presets import get_preset
 from search.data.prepare import PreparedData
 from search.training import compiling
+from search.training.compiling import CompileMode
 from search.training.run_config import DataSpec, RunConfig
 from search.trials.background_compiling import (
     WarmUp,
@@ -188,18 +189,26 @@ def test_only_per_width_compiling_warms_widths_in_the_background(
     assert TrainingObjective(tiny_data, cpu, False, "static").background_warm_up(run) == warm_up
 
 
-def test_compile_workers_are_started_before_the_first_trial_only_where_trials_compile(
+def test_compile_workers_are_started_before_the_first_trial_and_stopped_after_the_last_where_trials_compile(
     tiny_spec: DataSpec, tiny_data: PreparedData, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    started: list[bool] = []
-    monkeypatch.setattr(compiling, "start_compile_workers", lambda: started.append(True))
+    started: list[str] = []
+    monkeypatch.setattr(compiling, "start_compile_workers", lambda: started.append("start"))
+    monkeypatch.setattr(compiling, "stop_compile_workers", lambda: started.append("stop"))
     run = RunConfig.from_preset("tiny", tiny_spec, tiny_data, 0)
     cpu = torch.device("cpu")
-    TrainingObjective(tiny_data, cpu, progress=False).prepare_compiling(run)  # CPU: nothing compiles
+    on_cpu = TrainingObjective(tiny_data, cpu, progress=False)
+    on_cpu.prepare_compiling(run)  # CPU: nothing compiles
+    on_cpu.finish_compiling()
     assert started == []
-    TrainingObjective(tiny_data, cpu, False, "static").prepare_compiling(run)
-    TrainingObjective(tiny_data, cpu, False, "dynamic").prepare_compiling(run)
-    assert started == [True, True]
+    modes: tuple[CompileMode, ...] = ("static", "dynamic")
+    for mode in modes:
+        objective = TrainingObjective(tiny_data, cpu, False, mode)
+        objective.prepare_compiling(run)
+        # Stopped when the worker's trials are done, once.
+        objective.finish_compiling()
+        objective.finish_compiling()
+    assert started == ["start", "stop", "start", "stop"]
 
 
 def test_a_warm_up_fits_the_runs_that_compile_its_graphs(
