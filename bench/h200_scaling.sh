@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A study as fast as its GPUs (#19) on a 2-GPU H200, in calls of under ten minutes, from the project
 # root:
-#   CORPUS=.corpus OUT=$OUT bash bench/h200_scaling.sh fresh|cold|cold2|one|two|startup|probe|imports
+#   CORPUS=.corpus OUT=$OUT bash bench/h200_scaling.sh fresh|cold|cold2|one|two|startup|probe|imports|tests
 # cold: a fresh study with empty compile caches (--compile-cache into an emptied folder), 6 trials
 #       on GPU 0 at 20M tokens (part 2): when the first trial is training (first_training_s, goal
 #       <= 15 s) and what it and the later trials compile (later_compile_s, goal <= 10 s), with
@@ -24,6 +24,7 @@
 # probe: startup, then a warm worker's trials split into setup, compiling, steps, evaluation and
 #       the rest (bench.overhead, 4 trials at 20M, part 3), then the trainer against the reference
 #       decoder for small and base (bench.trainer, part 5).
+# tests: every GPU-marked test (pytest -m gpu), its log in $OUT.
 # imports: what a worker's imports cost on the host (python -X importtime), alone and with a second
 #       process importing the same at once, as a spawned worker does beside worker 0 (part 4).
 # The studies of one and two are kept in $OUT (journal and pictures) for bench.trial_overhead.
@@ -77,6 +78,9 @@ imports)
     python3 -X importtime -c "$WORKER" 2> "$OUT/importtime-pair-2.txt"
     wait
     ;;
+tests)
+    python3 -m pytest -q -m gpu tests/ > "$OUT/gpu-tests.log" 2>&1
+    ;;
 probe)
     bash "${BASH_SOURCE[0]}" startup
     python3 -m bench.overhead --preset small --trials 4 --tokens 20M "${DATA[@]}" > "$OUT/overhead.log" 2>&1
@@ -84,7 +88,7 @@ probe)
         > "$OUT/trainer.log" 2>&1
     ;;
 *)
-    echo "usage: bash bench/h200_scaling.sh fresh|cold|cold2|one|two|startup|probe|imports" >&2
+    echo "usage: bash bench/h200_scaling.sh fresh|cold|cold2|one|two|startup|probe|imports|tests" >&2
     exit 2
     ;;
 esac
