@@ -7,7 +7,8 @@ trainer compiles the budget's other widths one at a time between two of a trial'
 GPU still has steps queued, so later trials find them compiled; the run's own widths come first,
 so that its evaluation graphs are compiled before it validates. In the trainer's own thread:
 torch.compile is not thread-safe. Only once the on-disk caches hold every width (``ready``):
-before, a width would compile from scratch, for seconds.
+before, a width would compile from scratch, for seconds. A failure to compile one ends it, said in
+``failure``, and does not fail the run: a later trial compiles the width it needs itself.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class WidthsAhead:
         self.ready = ready
         self._pending = list(widths)
         self._model: tuple[Decoder, torch.Tensor] | None = None
+        self.failure: str | None = None
 
     @property
     def pending(self) -> tuple[int, ...]:
@@ -62,13 +64,17 @@ class WidthsAhead:
         if not self._pending or not self.ready():
             return None
         width = self._pending.pop(0)
-        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            if self._model is None:
-                self._model = one_block_decoder(self.config, self.batch_size, self.device)
-            model, ids = self._model
-            compile_width(model, ids, width, self.device, training_autocast(self.device))
+        try:
+            with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+                if self._model is None:
+                    self._model = one_block_decoder(self.config, self.batch_size, self.device)
+                model, ids = self._model
+                compile_width(model, ids, width, self.device, training_autocast(self.device))
+        except Exception as error:  # only a saving is lost: the trial that needs the width compiles it
+            self.failure = f"compiling width {width} ahead failed ({type(error).__name__}: {error})"
+            self._pending.clear()
         self._drop_model_when_done()
-        return width
+        return None if self.failure is not None else width
 
     def _drop_model_when_done(self) -> None:
         if not self._pending:

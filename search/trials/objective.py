@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from model.presets import get_preset
 from search.data.prepare import PreparedData, SentData, prepare_data
+from search.study.record import AHEAD_FAILURE
 from search.study.settings import BUILTIN_OBJECTIVE, StudySettings
 from search.training.devices import training_device
 from search.training.outcome import Reporter, TrainingFailed
@@ -129,10 +131,16 @@ class TrainingObjective(Objective):
         from search.training.trainer import train  # torch: not for a command's --help or a bad input
 
         ahead = self.ahead[1] if self.ahead is not None and self.ahead[0].fits(config) else None
+        failed_before = ahead is not None and ahead.failure is not None
         result = train(
             config, data, tokenizer, self.device, report, self.progress, self.compile_mode, ahead=ahead
         )
-        return Evaluation(result.val_loss, result.summary(), result.loss_curve, result.checkpoints)
+        attrs = result.summary()
+        if ahead is not None and ahead.failure is not None and not failed_before:
+            # Said once, with the trial it happened in; the trial itself trained as it would have.
+            attrs[AHEAD_FAILURE] = ahead.failure
+            print(f"note: {ahead.failure}; later trials compile their widths themselves", file=sys.stderr)
+        return Evaluation(result.val_loss, attrs, result.loss_curve, result.checkpoints)
 
 
 class FunctionObjective(Objective):

@@ -93,3 +93,16 @@ def test_time_between_steps_on_cpu_is_the_blocks_time() -> None:
     with timing.between_steps():
         sum(range(100_000))
     assert timing.cpu_s > 0 and timing.gpu_s() == timing.cpu_s
+
+
+def test_a_width_that_fails_to_compile_ahead_ends_compiling_ahead_and_not_the_run(
+    tiny_spec: DataSpec, tiny_data: PreparedData
+) -> None:
+    cpu = torch.device("cpu")
+    failing = WidthsAhead(TINY.model, (-32, 96), TINY.train.batch_size, cpu, lambda: True)
+    run = _run(tiny_spec, tiny_data, UNIFORM)
+    plain = train(run, tiny_data.tokens, tiny_data.tokenizer, cpu)
+    result = train(run, tiny_data.tokens, tiny_data.tokenizer, cpu, ahead=failing)
+    assert result.loss_curve == plain.loss_curve and result.ahead_widths == 0
+    assert failing.failure is not None and failing.failure.startswith("compiling width -32 ahead failed")
+    assert failing.pending == () and failing.compile_next() is None

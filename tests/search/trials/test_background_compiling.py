@@ -15,6 +15,7 @@ from search.data.prepare import PreparedData
 from search.training import compiling
 from search.training.compiling import CompileMode
 from search.training.run_config import DataSpec, RunConfig
+from search.training.widths_ahead import WidthsAhead
 from search.trials.background_compiling import (
     WarmUp,
     background_warm_up,
@@ -244,3 +245,21 @@ def test_trials_compile_later_widths_between_their_steps_only_where_blocks_compi
     evaluation = static.evaluate(run.variant(schedule=other), lambda step, value: None)
     assert ahead.pending[:2] == (96, 160) and sorted(ahead.pending) == sorted(warm_up.widths)
     assert evaluation.attrs["ahead_widths"] == 0
+
+
+def test_a_failure_to_compile_ahead_is_said_once_and_stored_with_its_trial(
+    tiny_spec: DataSpec, tiny_data: PreparedData, capfd: pytest.CaptureFixture[str]
+) -> None:
+    run = RunConfig.from_preset("tiny", tiny_spec, tiny_data, 0).variant(tokens=64 * 8 * 64)
+    cpu = torch.device("cpu")
+    objective = TrainingObjective(tiny_data, cpu, False, None)
+    warm_up = background_warm_up(run, cpu, "static")
+    assert warm_up is not None
+    objective.ahead = (warm_up, WidthsAhead(TINY, (-32,), warm_up.batch_size, cpu, lambda: True))
+    first = objective.evaluate(run, lambda step, value: None)
+    later = objective.evaluate(run, lambda step, value: None)
+    assert first.attrs["ahead_failure"].startswith("compiling width -32 ahead failed")
+    assert "ahead_failure" not in later.attrs
+    said = capfd.readouterr().err
+    assert said.count("compiling width -32 ahead failed") == 1
+    assert "later trials compile their widths themselves" in said
