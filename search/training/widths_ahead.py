@@ -73,12 +73,9 @@ class WidthsAhead:
         except Exception as error:  # only a saving is lost: the trial that needs the width compiles it
             self.failure = f"compiling width {width} ahead failed ({type(error).__name__}: {error})"
             self._pending.clear()
-        self._drop_model_when_done()
-        return None if self.failure is not None else width
-
-    def _drop_model_when_done(self) -> None:
         if not self._pending:
-            self._model = None
+            self._model = None  # its memory goes with the last width
+        return None if self.failure is not None else width
 
 
 class TimeBetweenSteps:

@@ -44,21 +44,19 @@ def test_a_compiled_run_leaves_nothing_holding_its_model():
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_compile_workers_started_ahead_are_ready_before_anything_compiles() -> None:
-    script = (
+    _in_a_fresh_process(
         "from torch._inductor.async_compile import AsyncCompile\n"
         "from search.training.compiling import start_compile_workers\n"
         "start_compile_workers()\n"
         "AsyncCompile.wait_pool_ready(timeout=120)\n"
         "assert AsyncCompile.use_process_pool()\n"
     )
-    subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=300)
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_compile_workers_stopped_are_gone_and_a_later_compile_starts_them_again() -> None:
-    script = (
-        "import os\n"
+    _in_a_fresh_process(
         "from pathlib import Path\n"
         "import torch\n"
         "from torch._inductor.async_compile import AsyncCompile\n"
@@ -74,4 +72,8 @@ def test_compile_workers_stopped_are_gone_and_a_later_compile_starts_them_again(
         "f = torch.compile(lambda x: x.sin() + 1)\n"
         "assert f(torch.ones(8, device='cuda')).sum().item() > 0\n"
     )
+
+
+def _in_a_fresh_process(script: str) -> None:
+    """Run ``script`` in a new interpreter (compile workers are per process); fail if it fails."""
     subprocess.run([sys.executable, "-c", script], cwd=ROOT, check=True, timeout=300)
