@@ -14,8 +14,11 @@
 # call packs STATE (journal and the trials' pictures) into $OUT/state.tar.gz; unpack it into STATE
 # and carry STATE in the next call. Exit code 75: run again. SEEDS (default 4) sets the confirmation's
 # seeds: once the study is complete, SEEDS=15 extends its confirmation (each look then held to a
-# stricter level; README, "At today's default of 100M tokens"). With .whl and .corpus, a STATE holding
-# the trials' pictures passes the 64 MiB a call may carry: carry a STATE with studies.db alone.
+# stricter level; README, "At today's default of 100M tokens"). With .whl and .corpus, a carried STATE
+# passes the 64 MiB a call may carry, even one with studies.db alone: keep the journal as the tracked
+# bench/measured/default100M-b.journal, start the call with
+#   mkdir -p runs/s16 && cp bench/measured/default100M-b.journal runs/s16/studies.db
+# (STATE=runs/s16), and after the call copy the unpacked studies.db back over the tracked file.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/h200_data.sh"
 STATE=${STATE:-runs/default100M-b}
