@@ -10,13 +10,12 @@ rests on, for every pair rather than against the reference alone.
 
 from __future__ import annotations
 
-import itertools
 import statistics
 import sys
 
 from bench.stored_study import read_stored_study
 from search.findings.confirmation import Confirmation, ScheduleResult, latest_by_budget, stored_confirmations
-from search.findings.formatting import percent, seed_range
+from search.findings.formatting import interval_text, percent, seed_range
 from search.findings.stats import INTERVAL_CONFIDENCE, MeanDifference, mean_difference, paired_differences
 
 
@@ -63,13 +62,12 @@ def differences_table(c: Confirmation) -> list[str]:
 
 def pairs(schedules: list[ScheduleResult]) -> list[tuple[ScheduleResult, ScheduleResult]]:
     """(later, earlier) for every two schedules, the last confirmed first."""
-    ordered = list(itertools.combinations(range(len(schedules)), 2))
-    ordered.sort(key=lambda pair: (-pair[1], pair[0]))
-    return [(schedules[j], schedules[i]) for i, j in ordered]
+    ordered = reversed(list(enumerate(schedules)))
+    return [(later, earlier) for j, later in ordered for earlier in schedules[:j]]
 
 
 def interval_cell(d: MeanDifference) -> str:
-    return "–" if d.low is None or d.high is None else f"[{d.low:+.4f}, {d.high:+.4f}]"
+    return "–" if d.low is None or d.high is None else interval_text(d)
 
 
 def main(argv: list[str] | None = None) -> int:

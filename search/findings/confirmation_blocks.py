@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from search.findings.confirmation import Confirmation, ScheduleResult
 from search.findings.document import Block, Heading, Picture, Section, Table, Text
 from search.findings.figures import confirmation_figure
-from search.findings.formatting import percent, seed_range
+from search.findings.formatting import interval_text, percent, seed_range
 from search.findings.verdicts import result_status
 
 
@@ -19,7 +19,7 @@ def result_cells(r: ScheduleResult) -> tuple[str, str, str, str, str]:
         f"{len(r.losses)}" + (f" ({len(r.failed)} failed)" if r.failed else ""),
         f"{r.mean:.4f}" if r.mean is not None else "",
         f"{d.mean:+.4f}" if d is not None else "",
-        f"[{d.low:+.4f}, {d.high:+.4f}]" if d is not None and d.low is not None else "",
+        interval_text(d) if d is not None and d.low is not None else "",
         r.status,
     )
 
@@ -81,11 +81,7 @@ def against_texts(c: Confirmation) -> list[Text]:
     return [
         Text(
             f"{c.winner} against {name}: mean difference {d.mean:+.4f}"
-            + (
-                f", {percent(c.confidence)} interval [{d.low:+.4f}, {d.high:+.4f}]"
-                if d.low is not None
-                else ""
-            )
+            + (f", {percent(c.confidence)} interval {interval_text(d)}" if d.low is not None else "")
             + f" over {d.n} seeds ({result_status(d)})",
             kind="verdict",
         )

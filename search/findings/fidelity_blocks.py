@@ -9,7 +9,7 @@ from search.findings.confirmation_blocks import result_cells, result_class, resu
 from search.findings.document import Block, Picture, Section, Table, Text
 from search.findings.fidelity import BudgetFidelity, BudgetResult, Shift
 from search.findings.figures import fidelity_figure
-from search.findings.formatting import percent, seed_range
+from search.findings.formatting import interval_text, percent, seed_range
 from search.findings.stats import MeanDifference
 
 
@@ -122,7 +122,7 @@ def _difference_text(d: MeanDifference | None) -> str:
         return "no paired seeds"
     if d.low is None or d.high is None:
         return f"{d.mean:+.4f} from 1 seed, no interval"
-    return f"{d.mean:+.4f} [{d.low:+.4f}, {d.high:+.4f}] over {d.n} seeds"
+    return f"{d.mean:+.4f} {interval_text(d)} over {d.n} seeds"
 
 
 def _agreement_text(b: BudgetResult) -> str:

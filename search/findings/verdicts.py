@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from search.findings.candidates import ConfirmPlan, RunKey
 from search.findings.confirmation import Confirmation, Fidelity, ScheduleResult
-from search.findings.formatting import percent
+from search.findings.formatting import interval_text, percent
 from search.findings.stats import (
     INTERVAL_CONFIDENCE,
     MeanDifference,
@@ -63,7 +63,7 @@ def verdict(
     d = better[winner]
     sentence = (
         f"{winner} beats {reference} at {seeds}: mean difference {d.mean:+.4f}, {percent(confidence)} "
-        f"interval [{d.low:+.4f}, {d.high:+.4f}] over {d.n} seeds"
+        f"interval {interval_text(d)} over {d.n} seeds"
     )
     if len(differences) > 1 or looks > 1:
         # A schedule no better than the reference still gets an interval wholly below zero
