@@ -319,8 +319,7 @@ def _check_memory(device: torch.device, estimated: int) -> None:
 @contextmanager
 def _cuda_memory_scope(device: torch.device) -> Iterator[None]:
     """Measure this run's peak memory, and give memory back after it, also after an OOM."""
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
+    _reset_peak(device)
     try:
         yield
     finally:
