@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A study as fast as its GPUs (#19) on a 2-GPU H200, in calls of under ten minutes, from the project
 # root:
-#   CORPUS=.corpus OUT=$OUT bash bench/h200_scaling.sh fresh|cold|cold2|one|two|startup|probe|imports|tests
+#   CORPUS=.corpus OUT=$OUT bash bench/h200_scaling.sh fresh|cold|cold2|one|exits|two|startup|probe|imports|tests
 # cold: a fresh study with empty compile caches (--compile-cache into an emptied folder), 6 trials
 #       on GPU 0 at 20M tokens (part 2): when the first trial is training (first_training_s, goal
 #       <= 15 s) and what it and the later trials compile (later_compile_s, goal <= 10 s), with
@@ -16,8 +16,9 @@
 # one:  the 20-trial default study at 20M tokens (the measurement; at 100M it runs 37
 #       minutes) on GPU 0, caches warm: study efficiency and per-trial overhead (parts 1, 3).
 #       On a fresh machine it first runs a 4-trial study at 4M tokens, so that the background
-#       warm-up has filled the default caches, as on a machine that has run a study before. Then
-#       what Inductor's compile workers cost a process's exit (bench.compile_workers_exit).
+#       warm-up has filled the default caches, as on a machine that has run a study before.
+#       About nine minutes: a call's ten-minute limit leaves no room for `exits` after it.
+# exits: what Inductor's compile workers cost a process's exit (bench.compile_workers_exit).
 # two:  the same on GPUs 0 and 1 (parts 1 and 4: trials per hour against one, each worker's start).
 # startup: where each worker's time goes before its first trial on GPUs 0 and 1 (part 4: the
 #       spawned worker started 4.4 s after worker 0 in `two`), phases and the real command.
@@ -62,6 +63,8 @@ cold2)
 one)
     (STUDY=(--preset small --pruner none --tokens 4M "${DATA[@]}"); scaling scaling-warm-up --gpus 0 --trials 4)
     scaling scaling-1gpu --gpus 0 --trials 20
+    ;;
+exits)
     python3 -m bench.compile_workers_exit > "$OUT/compile-workers-exit.log" 2>&1
     ;;
 two)
@@ -88,7 +91,7 @@ probe)
         > "$OUT/trainer.log" 2>&1
     ;;
 *)
-    echo "usage: bash bench/h200_scaling.sh fresh|cold|cold2|one|two|startup|probe|imports|tests" >&2
+    echo "usage: bash bench/h200_scaling.sh fresh|cold|cold2|one|exits|two|startup|probe|imports|tests" >&2
     exit 2
     ;;
 esac

@@ -11,9 +11,7 @@ trials trained before 2026-11-30 (fifteenth session) also counted the compiling 
 evaluation graphs as training, so for them the truth lies between the two. Compiling is also
 split by whether a trial had widths its worker's process had not trained before (a new width is
 traced, and compiled unless a cache holds it; a known one is reused): how many trials, their
-range, and for those with new widths the range of seconds per new width. Widths compiled ahead
-(between a trial's steps, for later trials: ``search.training.widths_ahead``) are counted, with
-the GPU seconds that cost, which are part of compiling.
+range, and for those with new widths the range of seconds per new width.
 """
 
 from __future__ import annotations
@@ -50,8 +48,6 @@ def later_trial_cycles(trials: list[FrozenTrial]) -> list[dict[str, Any]]:
                     "cycle_s": cycle_s,
                     "pure_s": pure_s,
                     "compile_s": float(attrs.get(record.COMPILE_S) or 0.0),
-                    "ahead_widths": int(attrs.get(record.AHEAD_WIDTHS) or 0),
-                    "ahead_gpu_s": float(attrs.get(record.AHEAD_GPU_S) or 0.0),
                     "setup_s": float(attrs.get(record.SETUP_S) or 0.0),
                     "eval_s": float(attrs.get(record.EVAL_S) or 0.0),
                     "new_widths": new_widths[trial.number],
@@ -117,11 +113,6 @@ def pooled(rows: list[dict[str, Any]]) -> dict[str, Any]:
             ),
         },
         "compiling": compiling_by_new_widths(rows),
-        # Part of compiling: what compiling later trials' widths between steps cost the GPU.
-        "compiled_ahead": {
-            "widths": sum(r["ahead_widths"] for r in rows),
-            "mean_s": _mean(rows, lambda r: r["ahead_gpu_s"]),
-        },
     }
 
 
@@ -139,12 +130,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(
             f"study '{name}' has no finished trial after a worker's first that recorded its training"
         )
-    print("trial  cycle s  training s  compiling s  new widths  ahead  overhead")
+    print("trial  cycle s  training s  compiling s  new widths  overhead")
     for r in rows:
         share = 1 - r["pure_s"] / r["cycle_s"]
         print(
             f"{r['trial']:5d}  {r['cycle_s']:7.2f}  {r['pure_s']:10.2f}  {r['compile_s']:11.2f}"
-            f"  {r['new_widths']:10d}  {r['ahead_widths']:5d}  {share:8.2%}"
+            f"  {r['new_widths']:10d}  {share:8.2%}"
         )
     print(json.dumps({"study": name, **pooled(rows)}))
     return 0

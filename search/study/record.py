@@ -35,11 +35,6 @@ PASSES = "passes"
 TOKENS = "tokens"
 TOKENS_PER_S = "tokens_per_s"
 COMPILE_S = "compile_s"
-# Widths of later trials compiled between this trial's steps, and the GPU seconds that cost it
-# (within compile_s): search.training.widths_ahead.
-AHEAD_WIDTHS = "ahead_widths"
-AHEAD_GPU_S = "ahead_gpu_s"
-AHEAD_FAILURE = "ahead_failure"  # why compiling widths ahead stopped, in the trial it happened in
 SETUP_S = "setup_s"
 EVAL_S = "eval_s"
 FIRST_STEP_S = "first_step_s"  # from the run's start to its first step done: compiled, training

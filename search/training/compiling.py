@@ -119,24 +119,11 @@ def warm_up_widths(
     """
     model, ids = one_block_decoder(config, batch_size, device)
     for width in widths:
-        compile_width(model, ids, width, device, autocast)
+        use_width(model, width, device)
+        with compiled(model, "static", config.budget.distinct_widths) as step_fn:
+            step_and_evaluate(model, step_fn, ids, autocast)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def compile_width(
-    model: Decoder,
-    ids: torch.Tensor,
-    width: int,
-    device: torch.device,
-    autocast: AbstractContextManager[object],
-) -> None:
-    """Compile, in this process, what a trial's block of MLP width ``width`` compiles, by one
-    training and evaluation step of ``model`` (from :func:`one_block_decoder`, with batch ``ids``)
-    made one block of that width."""
-    use_width(model, width, device)
-    with compiled(model, "static", model.config.budget.distinct_widths) as step_fn:
-        step_and_evaluate(model, step_fn, ids, autocast)
 
 
 def _drop_compiled_call(module: torch.nn.Module) -> None:

@@ -41,11 +41,6 @@ class TrainResult:
     setup_s: float
     first_step_s: float
     compile_s: float
-    # Widths of later runs compiled between this run's steps (search.training.widths_ahead), the
-    # seconds that took, and the GPU's seconds it cost (counted in compile_s).
-    ahead_widths: int
-    ahead_s: float
-    ahead_gpu_s: float
     train_s: float
     eval_s: float
     data_wait_s: float

@@ -21,7 +21,7 @@ from model.counting import check_built_params
 from model.decoder import Decoder
 from model.memory import estimate_training_bytes
 from model.presets import TrainSettings
-from search.data.batches import DEFAULT_PREFETCH, BatchLoader, val_batches
+from search.data.batches import BatchLoader, val_batches
 from search.data.token_cache import TokenData
 from search.data.tokenizer import TokenizerHandle
 from search.training.compiling import CompileMode, compiled, default_compile_mode
@@ -31,9 +31,8 @@ from search.training.devices import training_autocast
 from search.training.outcome import Reporter, TrainingFailed, TrainResult
 from search.training.passes import data_passes
 from search.training.run_config import RunConfig
-from search.training.step import EAGER_STEPS, TrainStep, make_optimizer, training_stream
+from search.training.step import TrainStep, make_optimizer, training_stream
 from search.training.step_plan import checkpoint_steps, lr_at, warmup_steps
-from search.training.widths_ahead import TimeBetweenSteps, WidthsAhead
 
 # Losses stay on the GPU and are checked for NaN every this many steps: a check waits for the
 # GPU, and waiting every step would stall it.
@@ -75,7 +74,6 @@ def train(
     progress: bool = False,
     compile_mode: CompileMode | None = None,
     cuda_graph: bool = True,
-    ahead: WidthsAhead | None = None,
 ) -> TrainResult:
     """Train ``run`` on ``data`` and return its validation loss and measurements.
 
@@ -83,15 +81,13 @@ def train(
     CPU it always does). On CUDA, steps are replayed as a CUDA graph unless ``cuda_graph`` is
     False (same kernels, same results; see ``search.training.step``). Before anything is allocated,
     the decoder is built on the meta device and its parameters counted: ValueError when they are not
-    the config's count. With ``ahead``, widths of later runs compile between steps, one every
-    ``_CHECK_EVERY`` steps while the GPU runs those queued (``search.training.widths_ahead``); what
-    that cost the GPU counts as compiling, not training, and its memory is left out of the peak.
-    Raises TrainingFailed for a NaN/Inf loss, CUDA out of memory, or an estimated
+    the config's count. Raises TrainingFailed for a NaN/Inf loss, CUDA out of memory, or an estimated
     memory need above the GPU's; exceptions raised by ``reporter`` (pruning) propagate unchanged.
     """
     started = time.perf_counter()
     cfg, settings = run.model, run.train
     check_built_params(cfg)
+    steps = run.steps
     estimated = estimate_training_bytes(cfg, settings.batch_size)
     _check_memory(device, estimated)
     if cfg.vocab_size < tokenizer.vocab_size:
@@ -102,7 +98,7 @@ def train(
     try:
         with _cuda_memory_scope(device), deterministic_kernels(settings.deterministic):
             return _train(
-                run, data, tokenizer, device, reporter, progress, mode, cuda_graph, ahead, started, estimated
+                run, data, tokenizer, device, reporter, progress, mode, cuda_graph, steps, started, estimated
             )
     except torch.cuda.OutOfMemoryError as e:
         raise TrainingFailed(
@@ -120,11 +116,11 @@ def _train(
     progress: bool,
     mode: CompileMode,
     cuda_graph: bool,
-    ahead: WidthsAhead | None,
+    steps: int,
     started: float,
     estimated: int,
 ) -> TrainResult:
-    cfg, settings, steps = run.model, run.train, run.steps
+    cfg, settings = run.model, run.train
     torch.manual_seed(run.seed)
     with torch.device(device):
         model = Decoder(cfg)
@@ -143,16 +139,8 @@ def _train(
         checked = 0
         checkpoints: list[dict[str, float]] = []
         first_step_s = 0.0
-        between = TimeBetweenSteps(device)
-        ahead_widths, peak_bytes = 0, 0
-        if ahead is not None:
-            ahead.first(cfg.mlp_widths)
         bar = tqdm(total=steps, desc="train", unit="step", disable=not progress, leave=False)
-        # Tracing ahead overlaps the steps queued before it: let the loop run a check's steps ahead.
-        prefetch = _CHECK_EVERY if ahead is not None else DEFAULT_PREFETCH
-        loader = BatchLoader(
-            data.train, cfg.context, settings.batch_size, run.seed, steps, device, prefetch=prefetch
-        )
+        loader = BatchLoader(data.train, cfg.context, settings.batch_size, run.seed, steps, device)
         setup_s = time.perf_counter() - started
         train_started = time.perf_counter()
         # On CUDA the loop runs on a side stream of its own: a step can only be captured as a CUDA
@@ -165,11 +153,6 @@ def _train(
                 if done == 1:
                     _sync(device)
                     first_step_s = time.perf_counter() - train_started
-                if ahead is not None and ahead.pending and _between_steps(done, marks):
-                    peak_bytes = max(peak_bytes, _peak_bytes(device))
-                    with between.between_steps():
-                        ahead_widths += ahead.compile_next() is not None
-                    _reset_peak(device)
                 if done % _CHECK_EVERY == 0 or done in marks:
                     _check_finite(curve, checked, done)
                     bar.update(done - checked)
@@ -184,15 +167,12 @@ def _train(
     bar.close()
     _sync(device)
     loop_s = time.perf_counter() - train_started
-    ahead_gpu_s = between.gpu_s()
-    # Capturing the step's graph, compiling the evaluation graphs and the widths of later runs are
-    # not steps.
-    train_s = loop_s - evaluation.seconds - evaluation.compile_s - train_step.capture_s - ahead_gpu_s
+    # Capturing the step's graph and compiling the evaluation graphs are one-time costs: not steps.
+    train_s = loop_s - evaluation.seconds - evaluation.compile_s - train_step.capture_s
     tokens = steps * run.tokens_per_step
     # The first step carries the compile; the rest run at the steady rate.
     steady_step_s = (train_s - first_step_s) / (steps - 1) if steps > 1 else first_step_s
-    one_time_s = train_step.capture_s + evaluation.compile_s + ahead_gpu_s
-    compile_s = max(0.0, first_step_s - steady_step_s) + one_time_s
+    compile_s = max(0.0, first_step_s - steady_step_s) + train_step.capture_s + evaluation.compile_s
     tokens_per_s = run.tokens_per_step / steady_step_s
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else str(device)
     peak, measured = bf16_tflops(device_name)
@@ -206,14 +186,11 @@ def _train(
         tokens_per_s=tokens_per_s,
         mfu=model_flops_utilization(tokens_per_s, cfg.flops_per_token, peak),
         mfu_measured_ceiling=model_flops_utilization(tokens_per_s, cfg.flops_per_token, measured),
-        peak_mem_gb=max(peak_bytes, _peak_bytes(device)) / 2**30 if device.type == "cuda" else None,
+        peak_mem_gb=torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None,
         estimated_mem_gb=estimated / 2**30,
         setup_s=setup_s,
         first_step_s=setup_s + first_step_s,
         compile_s=compile_s,
-        ahead_widths=ahead_widths,
-        ahead_s=between.cpu_s,
-        ahead_gpu_s=ahead_gpu_s,
         train_s=train_s,
         eval_s=evaluation.seconds,
         data_wait_s=data_wait_s,
@@ -282,21 +259,6 @@ class _Evaluation:
         return total.item()
 
 
-def _between_steps(done: int, marks: list[int]) -> bool:
-    """Whether other work may run after step ``done``: at a check (the GPU has steps queued), once
-    the step is replayed from its graph, and not where the run validates."""
-    return done % _CHECK_EVERY == 0 and done > EAGER_STEPS + 1 and done not in marks
-
-
-def _peak_bytes(device: torch.device) -> int:
-    return torch.cuda.max_memory_allocated(device) if device.type == "cuda" else 0
-
-
-def _reset_peak(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-
-
 def _check_finite(curve: torch.Tensor, start: int, end: int) -> None:
     window = curve[start:end]
     if not bool(torch.isfinite(window).all()):
@@ -319,7 +281,8 @@ def _check_memory(device: torch.device, estimated: int) -> None:
 @contextmanager
 def _cuda_memory_scope(device: torch.device) -> Iterator[None]:
     """Measure this run's peak memory, and give memory back after it, also after an OOM."""
-    _reset_peak(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     try:
         yield
     finally:

@@ -60,22 +60,6 @@ class WarmUp:
         identity = [shape, self.widths, self.batch_size, self.deterministic, gpu, torch.__version__]
         return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:16]
 
-    def fits(self, run: RunConfig) -> bool:
-        """Whether ``run`` compiles the graphs this warm-up compiles for its widths: the same shape
-        and budget, batch size and kernels (its schedule may differ)."""
-        model, other = self.model, run.model
-        return (
-            (model.budget, model.n_heads, model.context, model.residual)
-            == (other.budget, other.n_heads, other.context, other.residual)
-            and run.train.batch_size == self.batch_size
-            and run.train.deterministic == self.deterministic
-        )
-
-    def done(self) -> bool:
-        """Whether a warm-up like this one has finished in this cache folder: every width's kernels
-        are on disk."""
-        return _stem(self).with_suffix(".done").exists()
-
 
 def background_warm_up(run: RunConfig, device: torch.device, mode: CompileMode) -> WarmUp | None:
     """The warm-up for trials of ``run``'s shape and settings compiled in ``mode``: every width the
@@ -193,7 +177,7 @@ def cache_folder() -> Path:
 
 def _claim(warm_up: WarmUp, log: Callable[[str], None]) -> BackgroundCompiling | None:
     """This warm-up's lock, taken, or None when it is done or another process holds it."""
-    stem = _stem(warm_up)
+    stem = cache_folder() / f"{_PREFIX}{warm_up.key()}"
     done = stem.with_suffix(".done")
     if done.exists():
         return None
@@ -204,11 +188,6 @@ def _claim(warm_up: WarmUp, log: Callable[[str], None]) -> BackgroundCompiling |
         os.close(lock)
         return None
     return BackgroundCompiling(warm_up, lock, done, log)
-
-
-def _stem(warm_up: WarmUp) -> Path:
-    """The warm-up's lock and marker, without their suffix."""
-    return cache_folder() / f"{_PREFIX}{warm_up.key()}"
 
 
 def _compile_widths(warm_up: WarmUp, widths: tuple[int, ...], threads: int) -> None:

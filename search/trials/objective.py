@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib
 import math
-import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +16,6 @@ from typing import TYPE_CHECKING, Any
 
 from model.presets import get_preset
 from search.data.prepare import PreparedData, SentData, prepare_data
-from search.study.record import AHEAD_FAILURE
 from search.study.settings import BUILTIN_OBJECTIVE, StudySettings
 from search.training.devices import training_device
 from search.training.outcome import Reporter, TrainingFailed
@@ -28,7 +26,6 @@ if TYPE_CHECKING:
     import torch
 
     from search.training.compiling import CompileMode
-    from search.training.widths_ahead import WidthsAhead
     from search.trials.background_compiling import WarmUp
 
 
@@ -81,7 +78,6 @@ class TrainingObjective(Objective):
         self.device = device
         self.progress = progress
         self.compile_mode = compile_mode
-        self.ahead: tuple[WarmUp, WidthsAhead] | None = None
         self.compile_workers = False  # started by prepare_compiling
 
     def data_note(self, config: RunConfig) -> str | None:
@@ -97,19 +93,12 @@ class TrainingObjective(Objective):
     def prepare_compiling(self, config: RunConfig) -> None:
         """Inductor's compile workers, started while the first trial sets up and traces, when
         trials compile: torch starts them at the first compile, and until they are ready a cold
-        trial compiles its kernels in its own process. Where blocks compile per width, trials
-        also compile the budget's widths for later ones between their steps, once the background
-        warm-up has put them on disk (``search.training.widths_ahead``)."""
+        trial compiles its kernels in its own process."""
         from search.training.compiling import start_compile_workers
-        from search.training.widths_ahead import WidthsAhead
 
         if self._compile_mode(config) != "none":
             start_compile_workers()
             self.compile_workers = True
-        warm_up = self.background_warm_up(config)
-        if warm_up is not None:
-            widths = WidthsAhead(config.model, warm_up.widths, warm_up.batch_size, self.device, warm_up.done)
-            self.ahead = (warm_up, widths)
 
     def finish_compiling(self) -> None:
         """Inductor's compile workers, shut down as soon as this worker's trials are done, not at
@@ -130,17 +119,8 @@ class TrainingObjective(Objective):
         data, tokenizer = self.prepared.tokens, self.prepared.tokenizer
         from search.training.trainer import train  # torch: not for a command's --help or a bad input
 
-        ahead = self.ahead[1] if self.ahead is not None and self.ahead[0].fits(config) else None
-        failed_before = ahead is not None and ahead.failure is not None
-        result = train(
-            config, data, tokenizer, self.device, report, self.progress, self.compile_mode, ahead=ahead
-        )
-        attrs = result.summary()
-        if ahead is not None and ahead.failure is not None and not failed_before:
-            # Said once, with the trial it happened in; the trial itself trained as it would have.
-            attrs[AHEAD_FAILURE] = ahead.failure
-            print(f"note: {ahead.failure}; later trials compile their widths themselves", file=sys.stderr)
-        return Evaluation(result.val_loss, attrs, result.loss_curve, result.checkpoints)
+        result = train(config, data, tokenizer, self.device, report, self.progress, self.compile_mode)
+        return Evaluation(result.val_loss, result.summary(), result.loss_curve, result.checkpoints)
 
 
 class FunctionObjective(Objective):

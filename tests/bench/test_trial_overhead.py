@@ -32,8 +32,6 @@ def test_a_studys_later_trials_cycle_and_training_are_reported_with_the_pooled_s
     compiling = result["compiling"]
     assert compiling["no_new_width"]["trials"] == 2 and compiling["new_widths"]["trials"] == 0
     assert compiling["new_widths"]["per_width"] == {"min_s": None, "max_s": None}
-    # On CPU nothing compiles, ahead of a trial or in it.
-    assert result["compiled_ahead"] == {"widths": 0, "mean_s": 0.0}
 
 
 def test_a_width_is_new_to_a_worker_until_one_of_its_trials_has_trained_it() -> None:

@@ -15,7 +15,6 @@ from search.data.prepare import PreparedData
 from search.training import compiling
 from search.training.compiling import CompileMode
 from search.training.run_config import DataSpec, RunConfig
-from search.training.widths_ahead import WidthsAhead
 from search.trials.background_compiling import (
     WarmUp,
     background_warm_up,
@@ -23,7 +22,6 @@ from search.trials.background_compiling import (
     compiling_in_background,
 )
 from search.trials.objective import TrainingObjective
-from space.schedule import Schedule
 
 PROJECT = Path(__file__).resolve().parents[3]
 TINY = get_preset("tiny").model
@@ -97,11 +95,9 @@ def test_a_warm_up_fills_the_cache_so_a_fresh_processs_run_compiles_nothing_anew
     cache: Path, tiny_spec: DataSpec, tiny_data: PreparedData, device: str
 ) -> None:
     said: list[str] = []
-    assert not _warm_up(UNIFORM_WIDTH, device=device).done()
     with compiling_in_background(_warm_up(UNIFORM_WIDTH, device=device), said.append) as warming:
         assert warming is not None and warming.wait(timeout=300)
     assert said == [] and all(p.exitcode == 0 for p in warming.processes)
-    assert _warm_up(UNIFORM_WIDTH, device=device).done() and not _warm_up(UNIFORM_WIDTH + 32).done()
     assert cache_folder() == cache and list(cache.glob("hourglass-warm-up-*.done"))
     counters = _train_once(tiny_spec, device)
     # Every graph of the run (the block's and the loss's, training and evaluation) came from the cache.
@@ -210,56 +206,3 @@ def test_compile_workers_are_started_before_the_first_trial_and_stopped_after_th
         objective.finish_compiling()
         objective.finish_compiling()
     assert started == ["start", "stop", "start", "stop"]
-
-
-def test_a_warm_up_fits_the_runs_that_compile_its_graphs(
-    tiny_spec: DataSpec, tiny_data: PreparedData
-) -> None:
-    run = RunConfig.from_preset("tiny", tiny_spec, tiny_data, 0)
-    warm_up = background_warm_up(run, torch.device("cpu"), "static")
-    assert warm_up is not None and warm_up.fits(run)
-    assert warm_up.fits(run.variant(schedule=Schedule(budget=TINY.budget, mults=(3, 5) * 6), lr=0.1))
-    assert not warm_up.fits(run.variant(batch_size=4))
-    assert not warm_up.fits(run.variant(deterministic=True))
-
-
-def test_trials_compile_later_widths_between_their_steps_only_where_blocks_compile_per_width(
-    cache: Path, tiny_spec: DataSpec, tiny_data: PreparedData
-) -> None:
-    run = RunConfig.from_preset("tiny", tiny_spec, tiny_data, 0).variant(tokens=64 * 8 * 64)
-    cpu = torch.device("cpu")
-    for mode in (None, "dynamic"):
-        objective = TrainingObjective(tiny_data, cpu, False, mode)
-        objective.prepare_compiling(run)
-        assert objective.ahead is None
-    static = TrainingObjective(tiny_data, cpu, False, "static")
-    static.prepare_compiling(run)
-    assert static.ahead is not None
-    warm_up, ahead = static.ahead
-    assert ahead.pending == warm_up.widths
-    # A run that does not fit the warm-up is not given it; one that does puts its own widths first
-    # (and compiles nothing ahead: the warm-up has not put the widths on disk).
-    other = Schedule(budget=TINY.budget, mults=(3, 5) * 6)
-    static.evaluate(run.variant(schedule=other, batch_size=4), lambda step, value: None)
-    assert ahead.pending == warm_up.widths
-    evaluation = static.evaluate(run.variant(schedule=other), lambda step, value: None)
-    assert ahead.pending[:2] == (96, 160) and sorted(ahead.pending) == sorted(warm_up.widths)
-    assert evaluation.attrs["ahead_widths"] == 0
-
-
-def test_a_failure_to_compile_ahead_is_said_once_and_stored_with_its_trial(
-    tiny_spec: DataSpec, tiny_data: PreparedData, capfd: pytest.CaptureFixture[str]
-) -> None:
-    run = RunConfig.from_preset("tiny", tiny_spec, tiny_data, 0).variant(tokens=64 * 8 * 64)
-    cpu = torch.device("cpu")
-    objective = TrainingObjective(tiny_data, cpu, False, None)
-    warm_up = background_warm_up(run, cpu, "static")
-    assert warm_up is not None
-    objective.ahead = (warm_up, WidthsAhead(TINY, (-32,), warm_up.batch_size, cpu, lambda: True))
-    first = objective.evaluate(run, lambda step, value: None)
-    later = objective.evaluate(run, lambda step, value: None)
-    assert first.attrs["ahead_failure"].startswith("compiling width -32 ahead failed")
-    assert "ahead_failure" not in later.attrs
-    said = capfd.readouterr().err
-    assert said.count("compiling width -32 ahead failed") == 1
-    assert "later trials compile their widths themselves" in said
